@@ -1,0 +1,1 @@
+"""The loopml command line."""

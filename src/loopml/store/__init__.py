@@ -1,0 +1,1 @@
+"""The metadata store: tables, migrations, and the Store interface."""
