@@ -7,11 +7,34 @@ The public API is re-exported lazily so ``import loopml`` stays fast: nothing he
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "start_run": "loopml.tracking.api",
+    "active_run": "loopml.tracking.api",
+    "end_run": "loopml.tracking.api",
+    "log_param": "loopml.tracking.api",
+    "log_params": "loopml.tracking.api",
+    "log_metric": "loopml.tracking.api",
+    "log_metrics": "loopml.tracking.api",
+    "set_tag": "loopml.tracking.api",
+    "set_tags": "loopml.tracking.api",
+    "log_artifact": "loopml.tracking.api",
+    "log_artifacts": "loopml.tracking.api",
+    "log_figure": "loopml.tracking.api",
+    "log_dataset": "loopml.tracking.api",
+    "flush": "loopml.tracking.api",
+    "get_run": "loopml.tracking.api",
+    "get_metric_history": "loopml.tracking.api",
+    "list_experiments": "loopml.tracking.api",
+    "get_artifact": "loopml.tracking.api",
+    "search_runs": "loopml.tracking.api",
+    "autolog": "loopml.tracking.autolog",
+    "configure": "loopml.tracking.state",
+    "Run": "loopml.tracking.run",
+}
 
 __all__ = ["__version__", *_EXPORTS]
 
@@ -27,7 +50,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass

@@ -27,8 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-KEY_LENGTH = 250
-PARAM_VALUE_LENGTH = 6000
+from loopml.store.validation import KEY_LENGTH, PARAM_VALUE_LENGTH
 
 metadata = MetaData()
 
@@ -134,9 +133,7 @@ run_datasets = Table(
     "run_datasets",
     metadata,
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "fingerprint", String(64), ForeignKey("datasets.fingerprint"), nullable=False
-    ),
+    Column("fingerprint", String(64), ForeignKey("datasets.fingerprint"), nullable=False),
     Column("name", String(KEY_LENGTH), nullable=False),
     Column("role", String(64), nullable=False),
     UniqueConstraint("run_id", "name", "role", name="uq_run_datasets_run_name_role"),

@@ -1,0 +1,116 @@
+"""The one ``Store`` interface every backend implements, and ``open_store``.
+
+``SqlStore`` (SQLite, PostgreSQL) is the only implementation today; a ``RestStore``
+speaking to ``loopml server`` will implement the same methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from loopml.store.entities import (
+    ArtifactRecord,
+    DatasetRecord,
+    Experiment,
+    MetricSeries,
+    Run,
+    RunInfo,
+    RunStatus,
+)
+
+
+class Store(ABC):
+    """Metadata of experiments and runs. Every method is atomic: it writes all or nothing."""
+
+    uri: str
+
+    # experiments
+    @abstractmethod
+    def get_or_create_experiment(self, name: str) -> Experiment: ...
+
+    @abstractmethod
+    def get_experiment(self, name_or_id: str | int) -> Experiment: ...
+
+    @abstractmethod
+    def list_experiments(self) -> list[Experiment]: ...
+
+    # runs
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        parent_run_id: str | None = None,
+        seed: int | None = None,
+        git_commit: str | None = None,
+        git_dirty: bool | None = None,
+        entry_point: str | None = None,
+        tags: dict[str, str] | None = None,
+        start_time: int | None = None,
+    ) -> RunInfo: ...
+
+    @abstractmethod
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        end_time: int | None = None,
+        error: str | None = None,
+    ) -> RunInfo: ...
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
+
+    @abstractmethod
+    def log_params(self, run_id: str, params: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None: ...
+
+    # metrics
+    @abstractmethod
+    def log_metric_batches(self, batches: Sequence[MetricSeries]) -> None: ...
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> MetricSeries: ...
+
+    # artifacts and datasets
+    @abstractmethod
+    def log_artifacts(self, run_id: str, records: Sequence[ArtifactRecord]) -> None: ...
+
+    @abstractmethod
+    def log_dataset(self, run_id: str, record: DatasetRecord, *, name: str, role: str) -> None: ...
+
+    @abstractmethod
+    def get_dataset(self, fingerprint: str) -> DatasetRecord: ...
+
+    # search
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None = None,
+        filter: str | None = None,
+        order_by: str | Sequence[str] | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[Run]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def open_store(uri: str) -> Store:
+    """Open (and, if needed, create or upgrade) the store at ``uri``."""
+    if uri.startswith(("http://", "https://")):
+        from loopml.errors import StoreError
+
+        raise StoreError(
+            f"store {uri!r}: the loopml server client is not available yet; "
+            "use a sqlite:/// or postgresql+psycopg:// URL."
+        )
+    from loopml.store.sql_store import SqlStore
+
+    return SqlStore(uri)
