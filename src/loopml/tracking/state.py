@@ -8,6 +8,7 @@ the environment (or calling ``configure``) switches stores without restarting Py
 from __future__ import annotations
 
 import atexit
+import contextlib
 import signal
 import sys
 import threading
@@ -16,7 +17,6 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING
 
 from loopml import config
-from loopml.errors import LoopmlError
 
 if TYPE_CHECKING:
     from loopml.artifacts import ArtifactStore
@@ -143,18 +143,14 @@ def _install_sigterm() -> None:
 
 def _end_all(exc: BaseException | None, detail: str | None) -> None:
     for run in reversed(list(active_runs)):
-        try:
+        with contextlib.suppress(Exception):  # best effort while dying
             run._finish_with(exc, detail)
-        except (LoopmlError, Exception):  # noqa: BLE001 - best effort while dying
-            pass
 
 
 def _at_exit() -> None:
     _end_all(None, None)
-    try:
+    with contextlib.suppress(Exception):  # never raise from atexit
         _close_store()
-    except Exception:  # noqa: BLE001 - never raise from atexit
-        pass
 
 
 def current_run() -> Run | None:
