@@ -18,7 +18,7 @@ def build_query(
 ) -> sa.Select:
     """Parameterised SQL only: user text becomes bound values, never SQL text."""
     from loopml.store.filter_language import parse_filter, parse_order_by
-    from loopml.store.search_sql import compile_filter, order_by_clauses
+    from loopml.store.filter_sql import compile_filter, order_by_clauses
 
     query = sa.select(runs)
     if experiment_ids is not None:
