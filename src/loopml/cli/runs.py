@@ -136,10 +136,21 @@ def _run_dict(run: Any) -> dict[str, Any]:
 
 
 def _frame_records(frame: Any) -> list[dict[str, Any]]:
+    import loopml as ml
+
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    metric_columns = [c for c in frame.columns if c.startswith("metrics.")]
     for record in records:
         for key in ("start_time", "end_time"):
             value = record.get(key)
             if value is not None:
                 record[key] = value.strftime("%Y-%m-%d %H:%M:%S")
+        # the frame shows a logged NaN and a metric never logged alike: ask the run which
+        missing = [c for c in metric_columns if record[c] is None]
+        if missing:
+            logged = ml.get_run(record["run_id"]).metrics
+            for column in missing:
+                metric = logged.get(column.removeprefix("metrics."))
+                if metric is not None:
+                    record[column] = metric.value
     return records

@@ -12,6 +12,7 @@ import re
 
 from loopml.errors import InvalidInput
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 KEY_LENGTH = 250
 PARAM_VALUE_LENGTH = 6000
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
@@ -71,19 +72,27 @@ def metric_value(key: str, value: object) -> float:
             f"metric {key!r} value {value!r} is not a number ({type(value).__name__}); "
             "log numbers as metrics and text as params or tags."
         )
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise InvalidInput(
+            f"metric {key!r} value is too large for a 64-bit float; scale it or log its log."
+        ) from None
     if math.isnan(result):
         return math.nan
     return result
 
 
-def step_value(key: str, step: object) -> int:
-    if type(step) is int:
+def step_value(key: str, step: object, what: str = "step") -> int:
+    """A step or millisecond timestamp: an integer that fits in 64 bits."""
+    if type(step) is int and _INT64_MIN <= step <= _INT64_MAX:
         return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         if hasattr(step, "item") and getattr(step, "shape", None) == ():
-            return step_value(key, step.item())
-        raise InvalidInput(f"metric {key!r} step {step!r} must be an integer.")
+            return step_value(key, step.item(), what)
+        raise InvalidInput(f"metric {key!r} {what} {step!r} must be an integer.")
+    if not _INT64_MIN <= int(step) <= _INT64_MAX:
+        raise InvalidInput(f"metric {key!r} {what} {step!r} does not fit in a 64-bit integer.")
     return int(step)
 
 

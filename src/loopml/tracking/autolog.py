@@ -9,10 +9,13 @@ with no active run each fit gets a run of its own.
 from __future__ import annotations
 
 import functools
+import inspect
+import logging
 import threading
 import time
 from typing import Any
 
+log = logging.getLogger("loopml.tracking")
 _state = threading.local()
 _patched: dict[type, Any] = {}
 
@@ -27,38 +30,49 @@ def autolog(disable: bool = False) -> None:
         _patched.clear()
         return
     for _name, cls in all_estimators():
-        original = cls.__dict__.get("fit")
-        if original is None or cls in _patched:
+        # patch the class that defines the fit an estimator uses: many inherit it
+        # (RandomForestClassifier from BaseForest, GridSearchCV from BaseSearchCV)
+        owner = next((c for c in cls.__mro__ if "fit" in c.__dict__), None)
+        if owner is None or owner in _patched or not inspect.isfunction(owner.__dict__["fit"]):
             continue
-        _patched[cls] = original
-        cls.fit = _wrap(original)
+        _patched[owner] = owner.__dict__["fit"]
+        owner.fit = _wrap(owner.__dict__["fit"])
 
 
 def _wrap(original: Any) -> Any:
     @functools.wraps(original)
-    def fit(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # arguments pass through untouched: some fits take (X, y), some (X) or (y) only
         if getattr(_state, "depth", 0):
-            return original(self, X, y, *args, **kwargs)
+            return original(self, *args, **kwargs)
         _state.depth = 1
         try:
-            return _logged_fit(original, self, X, y, *args, **kwargs)
+            return _logged_fit(original, self, *args, **kwargs)
         finally:
             _state.depth = 0
 
     return fit
 
 
-def _logged_fit(original: Any, estimator: Any, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+def _logged_fit(original: Any, estimator: Any, *args: Any, **kwargs: Any) -> Any:
+    from loopml.errors import LoopmlError
     from loopml.tracking import api
 
+    X = args[0] if args else kwargs.get("X")
+    y = args[1] if len(args) > 1 else kwargs.get("y")
     parent = api.active_run()
     own_run = parent is None or _has_autolog(parent)
     run = api.start_run(name=type(estimator).__name__) if own_run else parent
     assert run is not None
     try:
         started = time.perf_counter()
-        result = original(estimator, X, y, *args, **kwargs)
+        result = original(estimator, *args, **kwargs)
         elapsed = time.perf_counter() - started
+    except BaseException as exc:
+        if own_run:
+            run.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    try:
         params = {k: _short(v) for k, v in estimator.get_params(deep=True).items()}
         run.log_params(params)
         run.set_tags({"loopml.autolog": "sklearn", "estimator_class": _class_path(estimator)})
@@ -66,12 +80,11 @@ def _logged_fit(original: Any, estimator: Any, X: Any, y: Any, *args: Any, **kwa
         score = _training_score(estimator, X, y)
         if score is not None:
             run.log_metric("training_score", score)
-    except BaseException as exc:
+    except LoopmlError as exc:  # recording must never break the user's (successful) fit
+        log.warning("loopml autolog could not record %s.fit: %s", type(estimator).__name__, exc)
+    finally:
         if own_run:
-            run.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if own_run:
-        run.end()
+            run.end()
     return result
 
 

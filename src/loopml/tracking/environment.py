@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,9 +56,26 @@ def user_and_host() -> tuple[str, str]:
     return user, socket.gethostname()
 
 
-@lru_cache(maxsize=8)
+_GIT_TTL_S = 2.0
+_git_cache: dict[str | None, tuple[float, GitState]] = {}
+
+
 def git_state(cwd: str | None = None) -> GitState:
-    """Commit and dirty flag of the repository around ``cwd``; (None, None) outside one."""
+    """Commit and dirty flag of the repository around ``cwd``; (None, None) outside one.
+
+    Cached for two seconds: a loop of many short runs pays for git once, while a notebook
+    that commits or edits between runs still records the current state.
+    """
+    now = time.monotonic()
+    cached = _git_cache.get(cwd)
+    if cached is not None and now - cached[0] < _GIT_TTL_S:
+        return cached[1]
+    state = _read_git_state(cwd)
+    _git_cache[cwd] = (now, state)
+    return state
+
+
+def _read_git_state(cwd: str | None) -> GitState:
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5

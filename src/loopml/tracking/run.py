@@ -68,9 +68,10 @@ class Run:
         validation.validate_key("metric", key)
         number = validation.metric_value(key, value)
         step = validation.step_value(key, step)
-        stamp = (
-            int(time.time() * 1000) if timestamp is None else validation.step_value(key, timestamp)
-        )
+        if timestamp is None:
+            stamp = int(time.time() * 1000)
+        else:
+            stamp = validation.step_value(key, timestamp, "timestamp")
         self._writer.add(self.run_id, key, number, step, stamp)
 
     def log_metrics(
@@ -81,8 +82,11 @@ class Run:
             validation.validate_key("metric", k): validation.metric_value(k, v)
             for k, v in _mapping(metrics, "metrics").items()
         }
-        step = validation.step_value("step", step)
-        stamp = _now_ms() if timestamp is None else validation.step_value("timestamp", timestamp)
+        step = validation.step_value("*", step)
+        if timestamp is None:
+            stamp = _now_ms()
+        else:
+            stamp = validation.step_value("*", timestamp, "timestamp")
         self._writer.add_many(self.run_id, clean, step, stamp)
 
     # -- artifacts ------------------------------------------------------------------

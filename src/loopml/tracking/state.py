@@ -33,6 +33,7 @@ _artifacts: ArtifactStore | None = None
 _artifact_uri: str | None = None
 active_runs: list[Run] = []
 _hooks_installed = False
+_sigterm_installed = False
 
 
 def configure(store: str | None = None, artifacts: str | None = None) -> None:
@@ -113,6 +114,7 @@ def install_exit_hooks() -> None:
     global _hooks_installed
     with _lock:
         if _hooks_installed:
+            _install_sigterm()  # a first run in a worker thread could not install it
             return
         _hooks_installed = True
     atexit.register(_at_exit)
@@ -123,11 +125,15 @@ def install_exit_hooks() -> None:
         previous_hook(kind, exc, tb)
 
     sys.excepthook = excepthook
-    if threading.current_thread() is threading.main_thread():
-        _install_sigterm()
+    _install_sigterm()
 
 
 def _install_sigterm() -> None:
+    """Only the main thread may set signal handlers; retried until one run starts there."""
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _sigterm_installed = True
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 import numpy as np
 
@@ -43,7 +42,6 @@ class MetricWriter:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_error: BaseException | None = None
-        self._pending_hooks: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._loop, name="loopml-writer", daemon=True)
         self._thread.start()
 
@@ -76,18 +74,14 @@ class MetricWriter:
         if count >= self.batch_points:
             self._on_full(count)
 
-    def after_next_flush(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` (a small store write) on the writer thread at the next flush."""
-        with self._lock:
-            self._pending_hooks.append(hook)
-
     # -- flushing -------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything buffered now; raise if the store refuses it."""
         with self._flush_lock:
             with self._lock:
                 buffer, self._buffer, self._count = self._buffer, {}, 0
-                hooks, self._pending_hooks = self._pending_hooks, []
+            # every point was validated at the call (int64 steps, float values): packing
+            # cannot fail, so a failed write below is the store's and is retried
             batches = [
                 MetricSeries(
                     run_id=rid,
@@ -101,10 +95,8 @@ class MetricWriter:
             try:
                 if batches:
                     self.store.log_metric_batches(batches)
-                for hook in hooks:
-                    hook()
             except BaseException as exc:
-                self._requeue(buffer, hooks)
+                self._requeue(buffer)
                 self._last_error = exc
                 raise
             self._last_error = None
@@ -124,7 +116,7 @@ class MetricWriter:
         if count >= self.max_points:
             self.flush()  # back-pressure: the caller waits rather than memory growing
 
-    def _requeue(self, buffer: dict[tuple[str, str], _Points], hooks: list) -> None:
+    def _requeue(self, buffer: dict[tuple[str, str], _Points]) -> None:
         with self._lock:
             for ident, (steps, stamps, values) in buffer.items():
                 added = len(steps)
@@ -135,7 +127,6 @@ class MetricWriter:
                     values.extend(newer[2])
                 self._buffer[ident] = (steps, stamps, values)
                 self._count += added
-            self._pending_hooks[:0] = hooks
 
     def _loop(self) -> None:
         failures = 0
@@ -144,7 +135,7 @@ class MetricWriter:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if not self._count and not self._pending_hooks:
+            if not self._count:
                 continue
             try:
                 self.flush()
