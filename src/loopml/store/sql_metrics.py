@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from loopml.store import metric_chunks as chunks
 from loopml.store.entities import MetricSeries
-from loopml.store.sql_upsert import insert
+from loopml.store.sql_upsert import upsert
 from loopml.store.tables import latest_metrics, metric_chunks
 
 
@@ -138,22 +138,11 @@ def _upsert_latest(conn: Connection, rows: list[dict]) -> None:
         if old is None or (row["step"], row["timestamp"]) >= (old["step"], old["timestamp"]):
             newest[ident] = row
     rows = list(newest.values())
-    stmt = insert(conn, latest_metrics)
-    newer = sa.or_(
-        stmt.excluded.step > latest_metrics.c.step,
-        sa.and_(
-            stmt.excluded.step == latest_metrics.c.step,
-            stmt.excluded.timestamp >= latest_metrics.c.timestamp,
-        ),
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
-        set_={
-            "value": stmt.excluded.value,
-            "is_nan": stmt.excluded.is_nan,
-            "step": stmt.excluded.step,
-            "timestamp": stmt.excluded.timestamp,
-        },
-        where=newer,
+    stmt = upsert(
+        conn,
+        latest_metrics,
+        ("run_id", "key"),
+        ("value", "is_nan", "step", "timestamp"),
+        newer_step_only=True,
     )
     conn.execute(stmt, rows)

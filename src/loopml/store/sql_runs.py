@@ -18,7 +18,7 @@ from loopml.store.entities import (
     RunInfo,
     RunStatus,
 )
-from loopml.store.sql_upsert import insert
+from loopml.store.sql_upsert import upsert
 from loopml.store.tables import artifacts, latest_metrics, params, run_datasets, runs, tags
 
 _BATCH = 500  # ids per IN (...) list: far below SQLite's variable limit
@@ -54,11 +54,10 @@ def read_info(conn: Connection, run_id: str) -> RunInfo:
 def upsert_tags(conn: Connection, run_id: str, values: dict[str, str]) -> None:
     if not values:
         return
-    stmt = insert(conn, tags)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+    conn.execute(
+        upsert(conn, tags, ("run_id", "key"), ("value",)),
+        [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
     )
-    conn.execute(stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()])
 
 
 def read_runs(conn: Connection, infos: Sequence[RunInfo]) -> list[Run]:

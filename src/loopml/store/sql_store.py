@@ -30,7 +30,7 @@ from loopml.store.entities import (
     RunInfo,
     RunStatus,
 )
-from loopml.store.sql_upsert import insert
+from loopml.store.sql_upsert import insert_ignore, upsert
 from loopml.store.tables import artifacts, datasets, experiments, params, run_datasets, runs
 
 T = TypeVar("T")
@@ -76,8 +76,10 @@ class SqlStore(Store):
         validation.validate_key("experiment", name)
 
         def work(conn: Connection) -> Experiment:
-            stmt = insert(conn, experiments).values(name=name, created_time=now_ms())
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+            conn.execute(
+                insert_ignore(conn, experiments, ("name",)),
+                {"name": name, "created_time": now_ms()},
+            )
             row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).one()
             return Experiment(**row._mapping)
 
@@ -186,8 +188,10 @@ class SqlStore(Store):
 
         def work(conn: Connection) -> None:
             sql_runs.require_run(conn, run_id)
-            stmt = insert(conn, params).on_conflict_do_nothing(index_elements=["run_id", "key"])
-            conn.execute(stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in clean.items()])
+            conn.execute(
+                insert_ignore(conn, params, ("run_id", "key")),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in clean.items()],
+            )
             stored = dict(
                 conn.execute(
                     sa.select(params.c.key, params.c.value).where(
@@ -259,15 +263,7 @@ class SqlStore(Store):
 
         def work(conn: Connection) -> None:
             sql_runs.require_run(conn, run_id)
-            stmt = insert(conn, artifacts)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["run_id", "path"],
-                set_={
-                    "sha256": stmt.excluded.sha256,
-                    "size": stmt.excluded.size,
-                    "created_time": stmt.excluded.created_time,
-                },
-            )
+            stmt = upsert(conn, artifacts, ("run_id", "path"), ("sha256", "size", "created_time"))
             conn.execute(stmt, rows)
 
         self._write(work)
@@ -278,23 +274,21 @@ class SqlStore(Store):
 
         def work(conn: Connection) -> None:
             sql_runs.require_run(conn, run_id)
-            stmt = insert(conn, datasets).values(
-                fingerprint=record.fingerprint,
-                n_rows=record.n_rows,
-                n_columns=record.n_columns,
-                schema=json.dumps(record.schema),
-                profile=json.dumps(record.profile),
-                created_time=now_ms(),
+            conn.execute(
+                insert_ignore(conn, datasets, ("fingerprint",)),
+                {
+                    "fingerprint": record.fingerprint,
+                    "n_rows": record.n_rows,
+                    "n_columns": record.n_columns,
+                    "schema": json.dumps(record.schema),
+                    "profile": json.dumps(record.profile),
+                    "created_time": now_ms(),
+                },
             )
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["fingerprint"]))
-            link = insert(conn, run_datasets).values(
-                run_id=run_id, fingerprint=record.fingerprint, name=name, role=role
+            conn.execute(
+                upsert(conn, run_datasets, ("run_id", "name", "role"), ("fingerprint",)),
+                {"run_id": run_id, "fingerprint": record.fingerprint, "name": name, "role": role},
             )
-            link = link.on_conflict_do_update(
-                index_elements=["run_id", "name", "role"],
-                set_={"fingerprint": link.excluded.fingerprint},
-            )
-            conn.execute(link)
 
         self._write(work)
 
