@@ -349,3 +349,14 @@ def test_longest_legal_param_key() -> None:
 def test_params_must_be_a_mapping() -> None:
     with ml.start_run() as run, pytest.raises(InvalidInput, match="mapping"):
         run.log_params([("a", 1)])
+
+
+def test_end_with_an_unknown_status_is_refused_and_the_run_stays_open() -> None:
+    run = ml.start_run(name="open")
+    with pytest.raises(InvalidInput, match="FINISHED.*'DONE'"):
+        ml.end_run("DONE")
+    with pytest.raises(InvalidInput, match="'RUNNING'"):
+        run.end("RUNNING")
+    run.log_metric("still", 1.0)
+    run.end("killed")
+    assert ml.get_run(run.run_id).info.status.value == "KILLED"

@@ -184,6 +184,7 @@ class Run:
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:
         """Flush buffered metrics, then record the end. Ending twice does nothing."""
+        status = _end_status(status)
         if self._ended:
             return
         self._ended = True
@@ -194,7 +195,7 @@ class Run:
             with state._lock:
                 if self in state.active_runs:
                     state.active_runs.remove(self)
-            self.info = state.get_store().end_run(self.run_id, RunStatus(status), error=error)
+            self.info = state.get_store().end_run(self.run_id, status, error=error)
 
     def _finish_with(self, exc: BaseException | None, detail: str | None) -> None:
         if exc is None:
@@ -224,6 +225,17 @@ class Run:
                 f"run {self.run_id} has ended ({self.info.status.value}); start a new run "
                 "to log more."
             )
+
+
+def _end_status(status: RunStatus | str) -> RunStatus:
+    ends = [s.value for s in RunStatus if s.is_terminal]
+    try:
+        result = RunStatus(str(status).upper())
+    except ValueError:
+        result = None
+    if result is None or not result.is_terminal:
+        raise InvalidInput(f"a run ends with status {', '.join(ends)}; not {status!r}.")
+    return result
 
 
 def _is_clean_exit(exc: BaseException) -> bool:
