@@ -249,3 +249,14 @@ def test_demo_runs_the_loop_and_prints_the_search(tmp_path) -> None:
     assert "search:" in done.stdout
     assert "logreg" in done.stdout
     assert (tmp_path / "home" / "loopml.db").exists()
+
+
+def test_runs_show_accepts_the_short_id_the_table_prints(store: Store) -> None:
+    table = invoke(store, "runs", "list", "-e", "cli").output
+    short = store.ids["rf"][:8]
+    assert short in table and store.ids["rf"] not in table
+    shown = json.loads(invoke(store, "runs", "show", short, "--json").output)
+    assert shown["info"]["run_id"] == store.ids["rf"]
+    unknown = "0" * 8 if not any(i.startswith("0" * 8) for i in store.ids.values()) else "f" * 8
+    result = CliRunner().invoke(app, [*store.options, "runs", "show", unknown])
+    assert result.exit_code != 0 and unknown in str(result.exception)

@@ -57,10 +57,14 @@ def list_runs(
     if as_json:
         print_json(_frame_records(frame))
         return
-    metric_columns = [c for c in frame.columns if c.startswith("metrics.")][:6]
-    columns = ["run_id", "experiment", "name", "status", "start_time", *metric_columns]
+    metric_columns = [c for c in frame.columns if c.startswith("metrics.")][:5]
+    columns = ["run_id", "name", "status", "start_time", *metric_columns]
     rows = [[record.get(c) for c in columns] for record in _frame_records(frame)]
-    print_table(f"Runs ({len(rows)})", [c.removeprefix("metrics.") for c in columns], rows)
+    for row in rows:  # the table shows short ids (like git); --json has the full ones
+        row[0] = row[0][:8]
+    headers = ["run", "name", "status", "started (UTC)"]
+    headers += [c.removeprefix("metrics.") for c in metric_columns]
+    print_table(f"Runs ({len(rows)})", headers, rows)
 
 
 @runs_app.command("show")
@@ -68,7 +72,7 @@ def show_run(run_id: str, as_json: JsonOption = False) -> None:
     """Everything recorded for one run."""
     import loopml as ml
 
-    run = ml.get_run(run_id)
+    run = ml.get_run(resolve_run_id(run_id))
     data = _run_dict(run)
     if as_json:
         print_json(data)
@@ -98,7 +102,7 @@ def compare_runs(
     """Params and metrics of several runs side by side; differing params are marked."""
     import loopml as ml
 
-    runs = [ml.get_run(run_id) for run_id in run_ids]
+    runs = [ml.get_run(resolve_run_id(run_id)) for run_id in run_ids]
     param_keys = sorted({k for r in runs for k in r.params})
     metric_keys = sorted({k for r in runs for k in r.metrics})
     if as_json:
@@ -113,6 +117,23 @@ def compare_runs(
     for key in metric_keys:
         rows.append([f"metrics.{key}", *[_metric(r, key) for r in runs]])
     print_table("Comparison (* = differs)", ["", *[r.run_id[:8] for r in runs]], rows)
+
+
+def resolve_run_id(text: str) -> str:
+    """A full run id from a unique prefix of at least 6 hex characters (as tables show)."""
+    import re
+
+    import loopml as ml
+    from loopml.errors import InvalidInput, NotFound
+
+    if len(text) == 32 or not re.fullmatch(r"[0-9a-f]{6,31}", text):
+        return text  # a full id, or not an id at all: get_run gives the clear error
+    found = ml.search_runs(filter=f"attributes.run_id LIKE '{text}%'", limit=2)["run_id"]
+    if len(found) == 0:
+        raise NotFound(f"no run id starts with {text!r}; see loopml runs list.")
+    if len(found) > 1:
+        raise InvalidInput(f"run id prefix {text!r} is ambiguous; give more characters.")
+    return str(found.iloc[0])
 
 
 def _metric(run: Any, key: str) -> float | None:
