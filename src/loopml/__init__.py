@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "start_run": "loopml.tracking.api",
+    "start_run": "loopml.models.run",
     "active_run": "loopml.tracking.api",
     "end_run": "loopml.tracking.api",
     "log_param": "loopml.tracking.api",
@@ -33,7 +33,19 @@ _EXPORTS: dict[str, str] = {
     "search_runs": "loopml.tracking.api",
     "autolog": "loopml.tracking.autolog",
     "configure": "loopml.tracking.state",
-    "Run": "loopml.tracking.run",
+    "Run": "loopml.models.run",
+    "register_model": "loopml.models.registry",
+    "load_model": "loopml.models.registry",
+    "get_model_version": "loopml.models.registry",
+    "set_alias": "loopml.models.registry",
+    "list_models": "loopml.models.registry",
+    "list_model_versions": "loopml.models.registry",
+    "alias_history": "loopml.models.registry",
+    "promote": "loopml.models.promotion",
+    "evaluate": "loopml.models.evaluation",
+    "baseline": "loopml.models.baseline",
+    "check_overfit_small": "loopml.models.sanity",
+    "load_project": "loopml.project",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from loopml.store.entities import (
+    AliasEvent,
     ArtifactRecord,
     DatasetRecord,
     Experiment,
     MetricSeries,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunInfo,
     RunStatus,
@@ -97,6 +101,62 @@ class Store(ABC):
         limit: int = 1000,
         offset: int = 0,
     ) -> list[Run]: ...
+
+    # model registry
+    @abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        *,
+        flavor: str,
+        sha256: str,
+        size: int,
+        run_id: str | None = None,
+        signature: dict[str, Any] | None = None,
+        input_example_sha256: str | None = None,
+        lineage: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        trusted_types: Sequence[str] = (),
+        description: str | None = None,
+        created_by: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion: ...
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion: ...
+
+    @abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def latest_model_version(self, name: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def list_models(self) -> list[RegisteredModel]: ...
+
+    @abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]: ...
+
+    @abstractmethod
+    def set_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        user: str | None = None,
+        reason: str | None = None,
+        forced: bool = False,
+    ) -> AliasEvent: ...
+
+    @abstractmethod
+    def alias_history(self, name: str) -> list[AliasEvent]: ...
+
+    @abstractmethod
+    def set_model_version_tags(self, name: str, version: int, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def set_model_description(self, name: str, description: str) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...

@@ -105,3 +105,52 @@ class MetricSeries:
 
     def __len__(self) -> int:
         return int(self.steps.shape[0])
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    created_time: int
+    description: str | None = None
+    latest_version: int | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version. ``sha256`` is the model file's digest, checked at load."""
+
+    name: str
+    version: int
+    created_time: int
+    flavor: str
+    sha256: str
+    size: int
+    run_id: str | None = None
+    signature: dict[str, Any] | None = None
+    input_example_sha256: str | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    trusted_types: list[str] = field(default_factory=list)
+    description: str | None = None
+    created_by: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def uri(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One move of an alias (audit log)."""
+
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    time: int
+    user: str | None
+    reason: str | None
+    forced: bool

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -138,4 +139,82 @@ run_datasets = Table(
     Column("role", String(64), nullable=False),
     UniqueConstraint("run_id", "name", "role", name="uq_run_datasets_run_name_role"),
     Index("ix_run_datasets_fingerprint", "fingerprint"),
+)
+
+# -- model registry (migration 0003) --------------------------------------------------------
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(
+        "name",
+        String(KEY_LENGTH),
+        ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=True),
+    Column("flavor", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("signature", Text, nullable=True),  # JSON
+    Column("input_example_sha256", String(64), nullable=True),  # a Parquet artifact
+    Column("lineage", Text, nullable=False),  # JSON: run, datasets, pipeline run, git commit
+    Column("metrics", Text, nullable=False),  # JSON: metrics known at registration
+    Column("trusted_types", Text, nullable=False),  # JSON list
+    Column("description", Text, nullable=True),
+    Column("created_by", String(KEY_LENGTH), nullable=True),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("alias", String(KEY_LENGTH), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)
+
+# Every alias move, kept forever: who, when, from which version to which, why, forced or not.
+alias_events = Table(
+    "alias_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(KEY_LENGTH), nullable=False),
+    Column("alias", String(KEY_LENGTH), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("time", BigInteger, nullable=False),
+    Column("user", String(KEY_LENGTH), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("forced", Boolean, nullable=False),
+    Index("ix_alias_events_name", "name", "time"),
 )

@@ -100,3 +100,39 @@ def _to_text(value: object) -> str:
     if value is None:
         return "None"
     return str(value)
+
+
+_MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+
+def model_name(name: object) -> str:
+    """Model names appear in URIs (``name@alias``, ``name/3``): no ``@``, ``/`` or spaces."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"model name must be a non-empty string, not {name!r}.")
+    if len(name) > KEY_LENGTH or not _MODEL_NAME_RE.match(name):
+        raise InvalidInput(
+            f"model name {name[:60]!r} is not allowed: use up to {KEY_LENGTH} letters, digits, "
+            "'_', '-' and '.', starting with a letter or digit."
+        )
+    return name
+
+
+def alias_name(alias: object) -> str:
+    """Aliases start with a letter, so ``name@3`` can never be mistaken for a version."""
+    if not isinstance(alias, str) or not alias:
+        raise InvalidInput(f"alias must be a non-empty string, not {alias!r}.")
+    if len(alias) > KEY_LENGTH or not _ALIAS_RE.match(alias):
+        raise InvalidInput(
+            f"alias {alias[:60]!r} is not allowed: start with a letter, then letters, digits, "
+            "'_' or '-' (for example champion, challenger, staging)."
+        )
+    return alias
+
+
+def version_number(version: object) -> int:
+    if isinstance(version, str) and version.isdigit():
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInput(f"model version must be a positive integer, not {version!r}.")
+    return version

@@ -27,6 +27,7 @@ def start_run(
     seed: int | None = None,
     tags: Mapping[str, Any] | None = None,
     nested: bool = True,
+    run_class: type[Run] = Run,
 ) -> Run:
     """Start recording a run; use as ``with ml.start_run(...) as run:``.
 
@@ -68,7 +69,7 @@ def start_run(
     )
     if seed is not None:
         seeding.seed_everything(seed)
-    run = Run(info, experiment)
+    run = run_class(info, experiment)
     with state._lock:
         state.active_runs.append(run)
     return run

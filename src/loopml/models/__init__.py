@@ -1,0 +1,1 @@
+"""Model packaging: flavors, signatures, ONNX export."""

@@ -1,0 +1,228 @@
+"""The model registry: register versions, move aliases, load by URI.
+
+A version is the model's bytes (serialised by its flavor, stored content-addressed),
+their sha256, the signature, the lineage (run, data sets by fingerprint, pipeline run, git
+commit) and the metrics known at registration. Loading checks the sha256 before anything
+is deserialised: a tampered file is refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from loopml.errors import LoopmlError, NotFound
+from loopml.models import webhooks
+from loopml.models.loaded import LoadedModel
+from loopml.models.uris import parse_model_uri
+from loopml.store import validation
+from loopml.store.entities import AliasEvent, ArtifactRecord, ModelVersion, RegisteredModel
+from loopml.tracking import state
+from loopml.tracking.run import Run
+
+
+class TamperedModelError(LoopmlError):
+    """A model file's bytes no longer match the sha256 recorded at registration."""
+
+
+def register_model(
+    model: Any,
+    name: str,
+    *,
+    input_example: Any = None,
+    training_data: Any = None,
+    run: Run | str | None = None,
+    flavor: str | None = None,
+    trusted_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+) -> ModelVersion:
+    """Register ``model`` as the next version of ``name`` (1, 2, 3...).
+
+    The signature is inferred from ``input_example`` (and ``training_data`` for categories,
+    nullability and ranges). Lineage and metrics come from ``run`` (default: the active run).
+    """
+    from loopml.models.flavors import dump_model
+
+    validation.model_name(name)
+    store = state.get_store()
+    run_id = _run_id(run)
+    payload, flavor = dump_model(model, flavor=flavor, trusted_pickle=trusted_pickle)
+    signature = _signature(model, input_example, training_data)
+    example_sha = _store_example(input_example)
+    blob = state.get_artifacts().put_bytes(payload)
+    lineage, run_metrics = _lineage_and_metrics(run_id)
+    version = store.create_model_version(
+        name,
+        flavor=flavor,
+        sha256=blob.sha256,
+        size=blob.size,
+        run_id=run_id,
+        signature=signature,
+        input_example_sha256=example_sha,
+        lineage=lineage,
+        metrics={**run_metrics, **{k: float(v) for k, v in (metrics or {}).items()}},
+        trusted_types=list(trusted_types),
+        description=description,
+        created_by=_user(),
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+    )
+    if run_id is not None:
+        store.log_artifacts(
+            run_id,
+            [ArtifactRecord(f"models/{name}/v{version.version}.{flavor}", blob.sha256, blob.size)],
+        )
+        store.set_tags(run_id, {f"loopml.model.{name}": str(version.version)})
+    webhooks.send_event(
+        "model_version_created",
+        {"model": name, "version": version.version, "run_id": run_id, "sha256": blob.sha256},
+    )
+    return version
+
+
+def get_model_version(uri: str) -> ModelVersion:
+    """The version a URI names: ``name@alias``, ``name/3`` or ``name`` (latest)."""
+    ref = parse_model_uri(uri)
+    store = state.get_store()
+    if ref.alias is not None:
+        return store.get_model_version_by_alias(ref.name, ref.alias)
+    if ref.version is not None:
+        return store.get_model_version(ref.name, ref.version)
+    return store.latest_model_version(ref.name)
+
+
+def load_model(
+    uri: str, *, trusted_types: Sequence[str] = (), trusted_pickle: bool = False
+) -> LoadedModel:
+    """Load a registered model after checking its sha256. Types trusted at registration
+    stay trusted; pass ``trusted_types`` to trust more."""
+    from loopml.models.flavors import load_model_bytes
+
+    version = get_model_version(uri)
+    try:
+        payload = state.get_artifacts().read_bytes(version.sha256)
+    except NotFound as exc:
+        raise NotFound(
+            f"the file of model {version.uri} ({version.sha256[:12]}) is missing from the "
+            f"artifact store {state.artifact_uri()!r}: {exc}"
+        ) from exc
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != version.sha256:
+        raise TamperedModelError(
+            f"model {version.uri}: its file's sha256 is {digest[:16]}..., but "
+            f"{version.sha256[:16]}... was registered. The file was modified after "
+            "registration; it was not loaded. Re-register the model from its training run."
+        )
+    model = load_model_bytes(
+        payload,
+        version.flavor,
+        trusted_types=[*version.trusted_types, *trusted_types],
+        trusted_pickle=trusted_pickle,
+    )
+    return LoadedModel(model=model, version=version)
+
+
+def set_alias(
+    name: str, alias: str, version: int, *, reason: str | None = None, forced: bool = False
+) -> AliasEvent:
+    """Point ``name@alias`` at ``version``; the move is kept in the audit log."""
+    event = state.get_store().set_model_alias(
+        name, alias, version, user=_user(), reason=reason, forced=forced
+    )
+    webhooks.send_event(
+        "alias_moved",
+        {
+            "model": name,
+            "alias": alias,
+            "from_version": event.from_version,
+            "to_version": event.to_version,
+            "reason": reason,
+            "forced": forced,
+        },
+    )
+    return event
+
+
+def list_models() -> list[RegisteredModel]:
+    return state.get_store().list_models()
+
+
+def list_model_versions(name: str) -> list[ModelVersion]:
+    return state.get_store().list_model_versions(name)
+
+
+def alias_history(name: str) -> list[AliasEvent]:
+    return state.get_store().alias_history(name)
+
+
+def _run_id(run: Run | str | None) -> str | None:
+    if run is None:
+        active = state.current_run()
+        return active.run_id if active is not None else None
+    if isinstance(run, str):
+        state.get_store().get_run(run)  # NotFound for an unknown id
+        return run
+    return run.run_id
+
+
+def _signature(model: Any, input_example: Any, training_data: Any) -> dict[str, Any] | None:
+    if input_example is None:
+        return None
+    from loopml.models.signature import infer_signature
+
+    return infer_signature(input_example, training_data=training_data, model=model).to_dict()
+
+
+def _store_example(input_example: Any) -> str | None:
+    """The input example as Parquet, so exports and checks can replay it later."""
+    if input_example is None:
+        return None
+    import io
+
+    from loopml.data.frames import as_frame
+
+    buffer = io.BytesIO()
+    as_frame(input_example, name="input_example").to_parquet(buffer, index=False)
+    return state.get_artifacts().put_bytes(buffer.getvalue()).sha256
+
+
+def load_input_example(version: ModelVersion) -> Any:
+    """The input example stored with ``version`` (a DataFrame), or None."""
+    if version.input_example_sha256 is None:
+        return None
+    import io
+
+    import pandas as pd
+
+    data = state.get_artifacts().read_bytes(version.input_example_sha256)
+    return pd.read_parquet(io.BytesIO(data))
+
+
+def _lineage_and_metrics(run_id: str | None) -> tuple[dict[str, Any], dict[str, float]]:
+    if run_id is None:
+        return {}, {}
+    state.flush()  # metrics logged just before registration belong to the version
+    run = state.get_store().get_run(run_id)
+    lineage = {
+        "run_id": run_id,
+        "experiment_id": run.info.experiment_id,
+        "git_commit": run.info.git_commit,
+        "git_dirty": run.info.git_dirty,
+        "datasets": [
+            {"name": d.name, "role": d.role, "fingerprint": d.fingerprint} for d in run.datasets
+        ],
+        "pipeline_run_id": run.tags.get("loopml.pipeline_run"),
+    }
+    metrics = {key: metric.value for key, metric in run.metrics.items()}
+    return lineage, metrics
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "unknown"
