@@ -165,8 +165,10 @@ def _objective_gates(project: Any, metrics: dict[str, float], notes: list[str]) 
             gates.append(Gate(objective.metric, condition, None, False, "not measured"))
         else:
             gates.append(Gate(objective.metric, condition, value, objective.passes(value)))
+    from loopml.models.evaluation import gap_key
+
     for rule in project.fairness_rules():
-        key = f"{rule.metric}_gap_{rule.column}"
+        key = gap_key(rule.metric, rule.column)
         value = metrics.get(key)
         condition = f"{key} <= {rule.max_gap:g}"
         if value is None:
