@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from loopml.cli.init import init_command
 from loopml.cli.models import models_app
 from loopml.cli.runs import experiments_app, runs_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
+app.command("init")(init_command)
 
 
 @app.callback()

@@ -17,15 +17,6 @@ from loopml.models import registry
 from loopml.store.entities import AliasEvent, ModelVersion, RunStatus
 from loopml.tracking import state
 
-LOWER_IS_BETTER = {
-    "log_loss",
-    "rmse",
-    "mae",
-    "latency_p95_ms",
-    "latency_ms_per_row",
-    "model_size_mb",
-    "brier_score",
-}
 DEFAULT_PRIMARY = {"binary": "roc_auc", "multiclass": "f1", "regression": "r2"}
 
 
@@ -260,7 +251,9 @@ def _champion_gate(
     mine, theirs = metrics.get(metric), champion_metrics.get(metric)
     if mine is None or theirs is None:
         return Gate(name, f"{metric} measured on both", mine, False, "metric not computed")
-    if metric in LOWER_IS_BETTER:
+    from loopml.project.objectives import metric_direction
+
+    if metric_direction(metric) == "lower":
         condition = f"{metric} <= {theirs:.6g} - {margin:g}"
         return Gate(name, condition, mine, mine <= theirs - margin)
     condition = f"{metric} >= {theirs:.6g} + {margin:g}"
