@@ -210,3 +210,32 @@ def test_models_registered_in_a_child_process_share_numbering(data, tmp_path):
     versions = sorted(int(p.communicate(timeout=120)[0]) for p in procs)
     assert versions == [1, 2, 3, 4]
     assert Path(tmp_path).exists()
+
+
+class AddOne:
+    """A user's own transformer: not trusted by default."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X) + 1
+
+
+def test_library_types_are_trusted_at_registration_and_user_types_must_be_named(data):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from loopml.models.flavors import UntrustedTypeError
+
+    X, y = data
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    version = ml.register_model(forest, "forest")
+    assert "sklearn.tree._tree.Tree" in version.trusted_types
+    np.testing.assert_array_equal(ml.load_model("forest").predict(X), forest.predict(X))
+
+    custom = make_pipeline(AddOne(), StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    with pytest.raises(UntrustedTypeError, match="AddOne") as refused:
+        ml.register_model(custom, "custom")
+    assert ml.list_models()[0].name == "forest" and len(ml.list_models()) == 1
+    version = ml.register_model(custom, "custom", trusted_types=refused.value.types)
+    np.testing.assert_array_equal(ml.load_model("custom/1").predict(X), custom.predict(X))

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loopml.errors import LoopmlError, NotFound
+from loopml.errors import InvalidInput, LoopmlError, NotFound
 from loopml.models import webhooks
 from loopml.models.loaded import LoadedModel
 from loopml.models.uris import parse_model_uri
@@ -52,6 +52,7 @@ def register_model(
     store = state.get_store()
     run_id = _run_id(run)
     payload, flavor = dump_model(model, flavor=flavor, trusted_pickle=trusted_pickle)
+    trusted = _types_to_trust(payload, flavor, trusted_types)
     signature = _signature(model, input_example, training_data)
     example_sha = _store_example(input_example)
     blob = state.get_artifacts().put_bytes(payload)
@@ -66,7 +67,7 @@ def register_model(
         input_example_sha256=example_sha,
         lineage=lineage,
         metrics={**run_metrics, **{k: float(v) for k, v in (metrics or {}).items()}},
-        trusted_types=list(trusted_types),
+        trusted_types=trusted,
         description=description,
         created_by=_user(),
         tags={str(k): str(v) for k, v in (tags or {}).items()},
@@ -82,6 +83,33 @@ def register_model(
         {"model": name, "version": version.version, "run_id": run_id, "sha256": blob.sha256},
     )
     return version
+
+
+LIBRARY_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+
+
+def _types_to_trust(payload: bytes, flavor: str, trusted_types: Sequence[str]) -> list[str]:
+    """The types loading this file will need beyond skops' safe defaults.
+
+    Library internals (a RandomForest's ``sklearn.tree._tree.Tree``) are recorded with the
+    version: the file is pinned by its sha256, so nobody can swap in a crafted one later.
+    Any other type (the user's own classes) must be named in ``trusted_types`` now, so the
+    refusal happens at registration, where it can be fixed, not at load in production.
+    """
+    from loopml.models.flavors import UntrustedTypeError, untrusted_types
+
+    if isinstance(trusted_types, str):
+        raise InvalidInput("trusted_types must be a list of type names, not a string.")
+    needed = untrusted_types(payload, flavor)
+    unknown = [t for t in needed if t not in trusted_types and not t.startswith(LIBRARY_PREFIXES)]
+    if unknown:
+        raise UntrustedTypeError(
+            f"the model contains types loopml will not load unless you trust them: "
+            f"{', '.join(unknown)}. Review them, then register with "
+            f"trusted_types={unknown!r}.",
+            unknown,
+        )
+    return sorted(set(needed) | set(trusted_types))
 
 
 def get_model_version(uri: str) -> ModelVersion:
@@ -172,8 +200,15 @@ def _run_id(run: Run | str | None) -> str | None:
 def _signature(model: Any, input_example: Any, training_data: Any) -> dict[str, Any] | None:
     if input_example is None:
         return None
+    from loopml.data.frames import as_frame
     from loopml.models.signature import infer_signature
 
+    if training_data is not None:
+        # the training frame usually also holds the target: keep the model's input columns
+        example = as_frame(input_example, name="input_example")
+        frame = as_frame(training_data, name="training_data")
+        if set(example.columns) <= set(frame.columns):
+            training_data = frame[list(example.columns)]
     return infer_signature(input_example, training_data=training_data, model=model).to_dict()
 
 
