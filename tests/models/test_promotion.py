@@ -156,3 +156,24 @@ def test_unknown_versions_are_clear_errors(split):
         ml.promote("bc", 9)
     with pytest.raises(Exception, match="'ghost' is not registered"):
         ml.promote("ghost", 1)
+
+
+def test_a_holdout_with_extra_columns_feeds_the_model_its_inputs_and_fairness_its_groups(split):
+    _, X_test, _, y_test, group = split
+    version = register(split, good_model())
+    holdout = X_test.reset_index(drop=True).assign(group=group, customer_id=range(len(X_test)))
+    result = ml.promote(
+        "bc",
+        version.version,
+        holdout=(holdout, y_test.reset_index(drop=True)),
+        spec=parse_project(SPEC),
+    )
+    gap = next(g for g in result.gates if g.name == "accuracy_gap_group")
+    assert gap.value is not None and gap.passed
+    with pytest.raises(InvalidInput, match="lacks input columns.*mean radius"):
+        ml.promote(
+            "bc",
+            version.version,
+            holdout=(holdout.drop(columns=["mean radius"]), y_test),
+            spec=parse_project(SPEC),
+        )

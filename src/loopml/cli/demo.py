@@ -8,6 +8,7 @@ comparison table. Later stages (registry, serving, monitoring) join as they land
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from loopml.cli.output import console, print_table
 
@@ -17,7 +18,7 @@ def run_demo(n_runs: int = 6) -> None:
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -50,17 +51,20 @@ def run_demo(n_runs: int = 6) -> None:
     plan = [(kind, build, value) for kind, build, values in candidates for value in values]
     experiment = "breast-cancer"
     started = time.perf_counter()
+    trained: dict[str, object] = {}
     with ml.start_run(experiment=experiment, name="sweep", seed=7) as sweep:
         sweep.log_dataset(X_train.assign(target=y_train), name="breast_cancer", role="train")
         sweep.log_dataset(X_test.assign(target=y_test), name="breast_cancer", role="test")
+        ml.baseline(X_train, y_train)  # the trivial model's metrics, as baseline.*
         for kind, build, value in plan[:n_runs]:
             with ml.start_run(name=f"{kind}-{value}", seed=7) as run:
                 model = build(value)
                 run.log_params({"model": kind, "hyper": value})
                 model.fit(X_train, y_train)
-                proba = model.predict_proba(X_test)[:, 1]
-                auc = roc_auc_score(y_test, proba)
-                run.log_metrics({"auc": auc, "accuracy": accuracy_score(y_test, proba > 0.5)})
+                # task metrics, latency, size and figures, logged into the run
+                report = ml.evaluate(model, X_test, y_test, importance=False, latency_rows=50)
+                auc = report.metrics["roc_auc"]
+                trained[run.run_id] = model
                 # a learning curve: AUC as the training set grows
                 for step, share in enumerate(np.linspace(0.2, 1.0, 5)):
                     n = int(len(X_train) * share)
@@ -76,26 +80,75 @@ def run_demo(n_runs: int = 6) -> None:
         f"{min(n_runs, len(plan))} runs tracked in {elapsed:.1f} s (parent {sweep.run_id})"
     )
 
+    search = "metrics.roc_auc > 0.95 and (params.model = 'forest' or params.model = 'logreg')"
     best = ml.search_runs(
-        experiment,
-        filter="metrics.auc > 0.95 and (params.model = 'forest' or params.model = 'logreg')",
-        order_by=["metrics.auc desc", "attributes.name"],
-        limit=10,
+        experiment, filter=search, order_by=["metrics.roc_auc desc", "attributes.name"], limit=10
     )
     rows = [
-        (r["name"], r["params.model"], r["params.hyper"], r["metrics.auc"], r["metrics.accuracy"])
+        (
+            r["name"],
+            r["params.model"],
+            r["params.hyper"],
+            r["metrics.roc_auc"],
+            r["metrics.accuracy"],
+            r["metrics.latency_p95_ms"],
+        )
         for _, r in best.iterrows()
     ]
     print_table(
-        "search: metrics.auc > 0.95 and (params.model = 'forest' or params.model = 'logreg')",
-        ["run", "model", "hyper", "auc", "accuracy"],
-        rows,
+        f"search: {search}", ["run", "model", "hyper", "roc_auc", "accuracy", "p95 ms"], rows
     )
     top = best["run_id"].tolist()[:3]
     if len(top) >= 2:
         from loopml.cli.runs import compare_runs
 
         compare_runs(top, as_json=False)
+        _registry_tour(experiment, top[:2], trained, X_train, X_test, y_test)
     console.print(
-        "Next: [bold]loopml runs list -e breast-cancer[/], [bold]loopml runs show RUN_ID[/]"
+        "Next: [bold]loopml runs list -e breast-cancer[/], [bold]loopml models show "
+        "breast-cancer[/], [bold]loopml init my-project[/]"
+    )
+
+
+DEMO_SPEC = """
+name: breast-cancer
+task: binary
+target: target
+objectives:
+  roc_auc: ">= 0.95"
+  latency_p95_ms: 50
+  max_model_mb: 20
+"""
+
+
+def _registry_tour(
+    name: str, run_ids: list[str], trained: dict, X_train: Any, X_test: Any, y_test: Any
+) -> None:
+    """Register the two best runs' models, promote the best through the gates, show the
+    refusal of the runner-up, and load the champion by its alias."""
+    import loopml as ml
+    from loopml.models.promotion import PromotionRefused
+    from loopml.project import parse_project
+
+    spec = parse_project(DEMO_SPEC, source="demo spec")
+    versions = [
+        ml.register_model(
+            trained[run_id], name, run=run_id, input_example=X_train[:20], training_data=X_train
+        )
+        for run_id in run_ids
+    ]
+    console.print(f"registered {name} versions {', '.join(str(v.version) for v in versions)}")
+    first, second = versions
+    result = ml.promote(name, first.version, holdout=(X_test, y_test), spec=spec)
+    console.print(f"[bold]promote {name}/{first.version} → champion[/]\n{result.table()}")
+    try:
+        ml.promote(name, second.version, holdout=(X_test, y_test), spec=spec, margin=0.001)
+    except PromotionRefused as refused:
+        console.print(
+            f"[bold]promote {name}/{second.version} → refused[/]\n{refused.result.table()}"
+        )
+    champion = ml.load_model(f"{name}@champion")
+    console.print(
+        f"loaded {champion.version.uri} by alias (sha256 checked); predictions for 5 rows: "
+        f"{champion.predict(X_test[:5]).tolist()}"
     )

@@ -176,6 +176,7 @@ def _evaluate(
 
     X, y = _holdout(holdout)
     fairness = _fairness_pairs(project)
+    X, sensitive = _model_inputs(version, X, sensitive, fairness)
     loaded = registry.load_model(version.uri)
     evaluation = evaluate(
         loaded.model,
@@ -187,6 +188,25 @@ def _evaluate(
         log=False,
     )
     return {**evaluation.metrics, **evaluation.fairness_gaps}
+
+
+def _model_inputs(
+    version: ModelVersion, X: Any, sensitive: Any, fairness: list[tuple[str, str]]
+) -> tuple[Any, Any]:
+    """A holdout file usually holds more than the model's inputs (sensitive columns, ids):
+    take the signature's columns for the model and the fairness columns for the groups."""
+    columns = [c["name"] for c in (version.signature or {}).get("inputs", [])]
+    if not columns or not hasattr(X, "columns"):
+        return X, sensitive
+    missing = [c for c in columns if c not in X.columns]
+    if missing:
+        raise InvalidInput(
+            f"the holdout lacks input columns of {version.uri}: {', '.join(missing)}."
+        )
+    if sensitive is None and fairness:
+        wanted = sorted({column for _, column in fairness if column in X.columns})
+        sensitive = X[wanted] if wanted else None
+    return X[columns], sensitive
 
 
 def _fairness_pairs(project: Any) -> list[tuple[str, str]]:
