@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "list_models": "loopml.models.registry",
     "list_model_versions": "loopml.models.registry",
     "alias_history": "loopml.models.registry",
+    "set_version_tags": "loopml.models.registry",
+    "set_description": "loopml.models.registry",
     "promote": "loopml.models.promotion",
     "evaluate": "loopml.models.evaluation",
     "baseline": "loopml.models.baseline",

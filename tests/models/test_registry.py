@@ -239,3 +239,17 @@ def test_library_types_are_trusted_at_registration_and_user_types_must_be_named(
     assert ml.list_models()[0].name == "forest" and len(ml.list_models()) == 1
     version = ml.register_model(custom, "custom", trusted_types=refused.value.types)
     np.testing.assert_array_equal(ml.load_model("custom/1").predict(X), custom.predict(X))
+
+
+def test_version_tags_and_model_description_are_editable(data):
+    ml.register_model(train(data), "bc", tags={"stage": "dev"})
+    ml.set_version_tags("bc", 1, {"stage": "prod", "owner": "ana"})
+    ml.set_description("bc", "breast cancer screening")
+    assert ml.get_model_version("bc/1").tags == {"stage": "prod", "owner": "ana"}
+    assert ml.list_models()[0].description == "breast cancer screening"
+    with pytest.raises(NotFound, match="no version 4"):
+        ml.set_version_tags("bc", 4, {"a": "b"})
+    with pytest.raises(InvalidInput, match="illegal character"):
+        ml.set_version_tags("bc", 1, {"a*": "b"})
+    with pytest.raises(NotFound, match="'ghost'"):
+        ml.set_description("ghost", "x")

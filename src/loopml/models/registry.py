@@ -175,6 +175,16 @@ def set_alias(
     return event
 
 
+def set_version_tags(name: str, version: int, tags: Mapping[str, Any]) -> None:
+    """Tags on one version (mutable, unlike the version itself)."""
+    state.get_store().set_model_version_tags(name, version, {k: str(v) for k, v in tags.items()})
+
+
+def set_description(name: str, description: str) -> None:
+    """The registered model's description, shown by ``loopml models list``."""
+    state.get_store().set_model_description(name, description)
+
+
 def list_models() -> list[RegisteredModel]:
     return state.get_store().list_models()
 
@@ -234,6 +244,10 @@ def load_input_example(version: ModelVersion) -> Any:
     import pandas as pd
 
     data = state.get_artifacts().read_bytes(version.input_example_sha256)
+    if hashlib.sha256(data).hexdigest() != version.input_example_sha256:
+        raise TamperedModelError(
+            f"the input example of {version.uri} was modified after registration; not used."
+        )
     return pd.read_parquet(io.BytesIO(data))
 
 
