@@ -248,7 +248,11 @@ def test_demo_runs_the_loop_and_prints_the_search(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "search:" in done.stdout
     assert "logreg" in done.stdout
+    assert "champion" in done.stdout and "loaded breast-cancer/1 by alias" in done.stdout
     assert (tmp_path / "home" / "loopml.db").exists()
+    again = run_cli("demo", "--runs", "2", env=env, cwd=tmp_path, timeout=180)
+    assert again.returncode == 0, again.stderr  # a second demo in the same store works too
+    assert "registered breast-cancer versions 3, 4" in again.stdout
 
 
 def test_runs_show_accepts_the_short_id_the_table_prints(store: Store) -> None:

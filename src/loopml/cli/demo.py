@@ -81,8 +81,12 @@ def run_demo(n_runs: int = 6) -> None:
     )
 
     search = "metrics.roc_auc > 0.95 and (params.model = 'forest' or params.model = 'logreg')"
+    this_sweep = f"attributes.parent_run_id = '{sweep.run_id}'"  # not earlier demos' runs
     best = ml.search_runs(
-        experiment, filter=search, order_by=["metrics.roc_auc desc", "attributes.name"], limit=10
+        experiment,
+        filter=f"{this_sweep} and {search}",
+        order_by=["metrics.roc_auc desc", "attributes.name"],
+        limit=10,
     )
     rows = [
         (
