@@ -48,6 +48,11 @@ _EXPORTS: dict[str, str] = {
     "baseline": "loopml.models.baseline",
     "check_overfit_small": "loopml.models.sanity",
     "load_project": "loopml.project",
+    "validate": "loopml.data.validation",
+    "ValidationReport": "loopml.data.validation",
+    "DataValidationError": "loopml.data.validation",
+    "anonymize": "loopml.data.anonymize",
+    "infer_schema": "loopml.data.schema",
 }
 
 __all__ = ["__version__", *_EXPORTS]
