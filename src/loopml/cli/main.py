@@ -9,6 +9,7 @@ import typer
 
 from loopml.cli.init import init_command
 from loopml.cli.models import models_app
+from loopml.cli.pipelines import pipeline_app, schedule_app, scheduler
 from loopml.cli.runs import experiments_app, runs_app
 
 app = typer.Typer(
@@ -21,6 +22,9 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.command("init")(init_command)
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(schedule_app, name="schedule")
+app.command("scheduler")(scheduler)
 
 
 @app.callback()

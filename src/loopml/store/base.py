@@ -21,6 +21,7 @@ from loopml.store.entities import (
     Run,
     RunInfo,
     RunStatus,
+    Schedule,
 )
 
 
@@ -157,6 +158,27 @@ class Store(ABC):
 
     @abstractmethod
     def set_model_description(self, name: str, description: str) -> None: ...
+
+    # pipeline schedules
+    @abstractmethod
+    def add_schedule(self, schedule: Schedule) -> Schedule: ...
+
+    @abstractmethod
+    def get_schedule(self, name: str) -> Schedule: ...
+
+    @abstractmethod
+    def list_schedules(self) -> list[Schedule]: ...
+
+    @abstractmethod
+    def remove_schedule(self, name: str) -> None: ...
+
+    @abstractmethod
+    def claim_schedule(self, name: str, expected_next: int, following_next: int) -> bool: ...
+
+    @abstractmethod
+    def finish_schedule_run(
+        self, name: str, *, started: int, status: str, run_id: str | None, error: str | None
+    ) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...

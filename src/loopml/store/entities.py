@@ -154,3 +154,21 @@ class AliasEvent:
     user: str | None
     reason: str | None
     forced: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A pipeline run on a cron schedule. Times are epoch milliseconds (UTC)."""
+
+    name: str
+    cron: str
+    target: str
+    params: dict[str, Any]
+    catch_up: bool
+    created_time: int
+    next_run_time: int
+    running: bool = False
+    last_run_time: int | None = None
+    last_status: str | None = None
+    last_run_id: str | None = None
+    last_error: str | None = None

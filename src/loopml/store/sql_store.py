@@ -31,6 +31,7 @@ from loopml.store.entities import (
     RunStatus,
 )
 from loopml.store.sql_registry import SqlRegistry
+from loopml.store.sql_schedules import SqlSchedules
 from loopml.store.sql_upsert import insert_ignore, upsert
 from loopml.store.tables import artifacts, datasets, experiments, params, run_datasets, runs
 
@@ -42,7 +43,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlStore(SqlRegistry, Store):
+class SqlStore(SqlRegistry, SqlSchedules, Store):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = create_engine(uri)

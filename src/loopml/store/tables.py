@@ -218,3 +218,23 @@ alias_events = Table(
     Column("forced", Boolean, nullable=False),
     Index("ix_alias_events_name", "name", "time"),
 )
+
+# -- pipeline schedules (migration 0004) ----------------------------------------------------
+# ``next_run_time`` is claimed with a compare-and-set, so two schedulers never start the same
+# due run twice and one schedule never runs twice at once.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("cron", String(KEY_LENGTH), nullable=False),
+    Column("target", Text, nullable=False),  # "path/to/file.py:pipeline_name"
+    Column("params", Text, nullable=False),  # JSON
+    Column("catch_up", Boolean, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("next_run_time", BigInteger, nullable=False),
+    Column("running", Boolean, nullable=False),
+    Column("last_run_time", BigInteger, nullable=True),
+    Column("last_status", String(16), nullable=True),
+    Column("last_run_id", String(32), nullable=True),
+    Column("last_error", Text, nullable=True),
+)

@@ -1,0 +1,125 @@
+"""``loopml pipeline run|show``, ``loopml schedule add|list|remove`` and ``loopml scheduler``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from loopml.cli.output import console, print_json, print_table
+from loopml.cli.runs import JsonOption, _time
+
+pipeline_app = typer.Typer(help="Run and inspect pipelines.", no_args_is_help=True)
+schedule_app = typer.Typer(help="Cron schedules of pipelines.", no_args_is_help=True)
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="NAME=VALUE (repeatable); VALUE is JSON or text."),
+]
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``["C=0.5", "name=rf"]`` -> ``{"C": 0.5, "name": "rf"}``."""
+    from loopml.errors import InvalidInput
+
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--param {item!r} must look like NAME=VALUE.")
+        try:
+            params[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            params[key.strip()] = text
+    return params
+
+
+@pipeline_app.command("run")
+def run_pipeline(
+    target: Annotated[str, typer.Argument(help="path/to/file.py:pipeline_name")],
+    param: ParamOption = None,
+    seed: Annotated[int, typer.Option(help="The run's seed (steps derive theirs).")] = 0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step.")] = False,
+) -> None:
+    """Run a pipeline; every step is a tracked child run."""
+    from loopml.pipelines.targets import load_target
+
+    result = load_target(target).run(**parse_params(param), seed=seed, cache=not no_cache)
+    console.print(f"pipeline run {result.run_id}: {result.status}")
+
+
+@schedule_app.command("add")
+def add(
+    name: str,
+    cron: Annotated[str, typer.Option(help="5 cron fields, UTC, e.g. '0 3 * * *'.")],
+    pipeline: Annotated[str, typer.Option(help="path/to/file.py:pipeline_name")],
+    param: ParamOption = None,
+    catch_up: Annotated[
+        bool, typer.Option(help="Run once at start for runs missed while down.")
+    ] = True,
+) -> None:
+    """Store a schedule; ``loopml scheduler`` runs it."""
+    from loopml.pipelines.schedules import add_schedule
+
+    schedule = add_schedule(name, cron, pipeline, parse_params(param), catch_up=catch_up)
+    console.print(f"schedule {name!r}: next run {_time(schedule.next_run_time)} UTC")
+
+
+@schedule_app.command("list")
+def list_(as_json: JsonOption = False) -> None:
+    """Schedules with their next and last runs."""
+    import dataclasses
+
+    from loopml.pipelines.schedules import list_schedules
+
+    schedules = list_schedules()
+    if as_json:
+        print_json([dataclasses.asdict(s) for s in schedules])
+        return
+    rows = [
+        (
+            s.name,
+            s.cron,
+            s.target,
+            json.dumps(s.params),
+            _time(s.next_run_time),
+            _time(s.last_run_time),
+            s.last_status,
+            (s.last_run_id or "")[:8],
+        )
+        for s in schedules
+    ]
+    print_table(
+        "Schedules",
+        ["name", "cron", "pipeline", "params", "next (UTC)", "last (UTC)", "status", "run"],
+        rows,
+    )
+
+
+@schedule_app.command("remove")
+def remove(name: str) -> None:
+    """Delete a schedule (its past runs stay)."""
+    from loopml.pipelines.schedules import remove_schedule
+
+    remove_schedule(name)
+    console.print(f"removed schedule {name!r}")
+
+
+def scheduler(
+    poll: Annotated[float, typer.Option(help="Seconds between checks.")] = 10.0,
+    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
+) -> None:
+    """Run due schedules until stopped (Ctrl-C)."""
+    from loopml.pipelines.schedules import Scheduler
+
+    runner = Scheduler()
+    if once:
+        for result in runner.run_pending():
+            console.print(f"{result.schedule}: {result.status} {result.run_id or ''}")
+        return
+    console.print(f"scheduler started; checking every {poll:g} s (Ctrl-C to stop)")
+    try:
+        runner.run_forever(poll_s=poll)
+    except KeyboardInterrupt:
+        console.print("scheduler stopped")
