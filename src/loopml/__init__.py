@@ -53,6 +53,10 @@ _EXPORTS: dict[str, str] = {
     "DataValidationError": "loopml.data.validation",
     "anonymize": "loopml.data.anonymize",
     "infer_schema": "loopml.data.schema",
+    "step": "loopml.pipelines.step",
+    "pipeline": "loopml.pipelines.pipeline",
+    "PipelineRun": "loopml.pipelines.runs",
+    "PipelineFailed": "loopml.pipelines.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -49,6 +49,22 @@ def run_pipeline(
     console.print(f"pipeline run {result.run_id}: {result.status}")
 
 
+@pipeline_app.command("show")
+def show_pipeline_run(
+    run_id: Annotated[str, typer.Argument(help="The pipeline run's id (or a unique prefix).")],
+    as_json: JsonOption = False,
+) -> None:
+    """The steps of a pipeline run as a tree: status, timing, inputs and outputs by digest."""
+    from loopml.cli.runs import resolve_run_id
+    from loopml.pipelines.lineage import render_tree, tree
+
+    full_id = resolve_run_id(run_id)
+    if as_json:
+        print_json(tree(full_id))
+        return
+    console.print(render_tree(full_id), highlight=False)
+
+
 @schedule_app.command("add")
 def add(
     name: str,

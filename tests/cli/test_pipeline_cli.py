@@ -1,0 +1,82 @@
+"""``loopml pipeline run`` and ``loopml pipeline show`` on a real @ml.pipeline file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PIPELINE_FILE = """
+import pandas as pd
+import loopml as ml
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+
+@ml.step
+def load() -> pd.DataFrame:
+    return load_iris(as_frame=True).frame
+
+
+@ml.step
+def train(frame: pd.DataFrame, C: float) -> LogisticRegression:
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    return LogisticRegression(C=C, max_iter=300).fit(X, y)
+
+
+@ml.step
+def score(model: LogisticRegression, frame: pd.DataFrame) -> float:
+    return float(model.score(frame.drop(columns=["target"]), frame["target"]))
+
+
+@ml.pipeline
+def training(C: float = 1.0):
+    frame = load()
+    return score(train(frame, C), frame)
+"""
+
+
+def loopml(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LOOPML_HOME": str(tmp_path / "home")}
+    env.pop("LOOPML_STORE", None)
+    env.pop("LOOPML_ARTIFACTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "loopml.cli.main", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_run_then_show_then_run_again_from_cache(tmp_path):
+    (tmp_path / "flow.py").write_text(PIPELINE_FILE)
+    first = loopml(tmp_path, "pipeline", "run", "flow.py:training", "--param", "C=0.5")
+    assert first.returncode == 0, first.stderr
+    run_id = first.stdout.split("pipeline run ")[1].split(":")[0]
+    assert "FINISHED" in first.stdout
+    shown = loopml(tmp_path, "pipeline", "show", run_id[:8])
+    assert shown.returncode == 0, shown.stderr
+    for name in ("load", "train", "score"):
+        assert name in shown.stdout
+    tree = json.loads(loopml(tmp_path, "pipeline", "show", run_id, "--json").stdout)
+    assert tree
+    again = loopml(tmp_path, "pipeline", "run", "flow.py:training", "--param", "C=0.5")
+    second_id = again.stdout.split("pipeline run ")[1].split(":")[0]
+    assert "cached" in loopml(tmp_path, "pipeline", "show", second_id).stdout
+
+
+def test_bad_pipeline_commands_exit_with_one_clear_line(tmp_path):
+    (tmp_path / "flow.py").write_text(PIPELINE_FILE)
+    for args, message in [
+        (["pipeline", "run", "flow.py:training", "--param", "gamma=2"], "gamma"),
+        (["pipeline", "run", "flow.py:training", "--param", "C=high"], "C"),
+        (["pipeline", "run", "flow.py:nothing"], "no 'nothing'"),
+        (["pipeline", "run", "flow.py:load"], "not a pipeline"),
+    ]:
+        done = loopml(tmp_path, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr
