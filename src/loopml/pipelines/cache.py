@@ -77,21 +77,19 @@ def lookup(key: str, n_outputs: int) -> CachedOutputs | None:
     """The latest FINISHED step run with this key whose output blobs are all still stored."""
     from loopml.tracking import state
 
-    state.flush()
-    runs = state.get_store().search_runs(
-        None,
-        f"tags.loopml.cache_key = '{key}' and attributes.status = 'FINISHED'",
-        order_by="attributes.start_time desc",
-        limit=5,
-    )
+    store = state.get_store()
     artifacts = state.get_artifacts()
-    for run in runs:
+    for info in store.find_runs_by_tag("loopml.cache_key", key, limit=5):
         outputs = sorted(
-            ((a.path, a.sha256, a.size) for a in run.artifacts if a.path.startswith("outputs/")),
+            (
+                (a.path, a.sha256, a.size)
+                for a in store.list_artifacts(info.run_id)
+                if a.path.startswith("outputs/")
+            ),
             key=lambda item: _output_index(item[0]),
         )
         if len(outputs) == n_outputs and all(artifacts.exists(sha) for _, sha, _ in outputs):
-            return CachedOutputs(run.run_id, outputs)
+            return CachedOutputs(info.run_id, outputs)
     return None
 
 

@@ -2,8 +2,10 @@
 out), then the outputs stored as artifacts and the node recorded as a child run.
 
 A :class:`Runner` only decides *when* and *where* nodes run; :meth:`Execution.execute` does
-the rest. The in-process runner walks the topological order; a process-pool or Dask runner
-plugs in by implementing ``run`` (submitting ready nodes as their upstream nodes finish).
+the rest. The in-process runner walks the topological order. Runners that call steps
+elsewhere (``loopml.pipelines.runners``: process pool, Dask) use the same steps split in
+three: :meth:`Execution.begin` (cache lookup, or the child run opened), the call in a worker,
+then :meth:`Execution.finish` or :meth:`Execution.fail` (outputs stored, run ended).
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ _PARAM_TEXT_LIMIT = 500
 
 class Runner(Protocol):
     """Runs every node once its upstream nodes are done; a node whose upstream failed or was
-    skipped is not run and gets status ``skipped``. Returns results by node id."""
+    skipped is not run and gets status ``skipped``. Returns results by node id.
+
+    ``Pipeline.run`` passes its :class:`Execution` as ``execute`` (it is callable with a node
+    id); a runner that ships calls to workers uses its ``begin``/``finish``/``fail``."""
 
     def run(
         self,
@@ -79,20 +84,38 @@ class StoredOutput:
     trusted: bool
     value: Any = None
     loaded: bool = False
+    data: bytes | None = None  # the encoded bytes, kept when a worker made the value
 
     def get(self) -> Any:
         if not self.loaded:
-            from loopml.tracking import state
-
-            data = state.get_artifacts().read_bytes(self.digest)
-            if hashlib.sha256(data).hexdigest() != self.digest:
-                raise LoopmlError(
-                    f"the stored output {self.path} ({self.digest}) does not match its digest; "
-                    "the artifact store was modified. Re-run with cache=False to rebuild it"
-                )
-            self.value = serializers.decode(data, self.kind, trusted=self.trusted)
+            self.value = serializers.decode(self.read_bytes(), self.kind, trusted=self.trusted)
             self.loaded = True
         return self.value
+
+    def read_bytes(self) -> bytes:
+        """The encoded output, checked against its digest when read from the store."""
+        if self.data is not None:
+            return self.data
+        from loopml.tracking import state
+
+        data = state.get_artifacts().read_bytes(self.digest)
+        if hashlib.sha256(data).hexdigest() != self.digest:
+            raise LoopmlError(
+                f"the stored output {self.path} ({self.digest}) does not match its digest; "
+                "the artifact store was modified. Re-run with cache=False to rebuild it"
+            )
+        return data
+
+
+@dataclass
+class Call:
+    """A node being called: its child run is open and ``result`` is filled up to the call.
+    Whoever makes the call hands it back to :meth:`Execution.finish` or :meth:`Execution.fail`."""
+
+    node: Node
+    result: StepResult
+    run: Any
+    started: float
 
 
 def derive_seed(seed: int, step_name: str, occurrence: int) -> int:
@@ -124,8 +147,39 @@ class Execution:
             self._code_hashes[key] = cache.code_hash(step.function)
         return self._code_hashes[key]
 
+    def __call__(self, node_id: str) -> StepResult:
+        return self.execute(node_id)
+
     def execute(self, node_id: str) -> StepResult:
-        """Run one node whose upstream nodes all succeeded (cache hit or call)."""
+        """Run one node whose upstream nodes all succeeded (cache hit or call), here."""
+        begun = self.begin(node_id)
+        if isinstance(begun, StepResult):
+            return begun
+        node = begun.node
+        try:
+            args, kwargs = self.arguments(node, begun.result.seed)
+            value, begun.result.attempts = call_with_retries(
+                node.step, args, kwargs, begun.result.seed
+            )
+            values = split_outputs(node.name, node.n_outputs, value)
+            encoded = [
+                serializers.encode(item, step=node.name, trusted=node.step.trusted)
+                for item in values
+            ]
+        except Exception as exc:  # noqa: BLE001 - any step error fails this node, not the process
+            return self.fail(begun, exc, traceback.format_exc())
+        except BaseException:
+            self.kill(begun)
+            raise
+        return self.finish(begun, encoded, values)
+
+    def begin(self, node_id: str, *, parked: bool = False) -> StepResult | Call:
+        """A cache hit is recorded and returned as a finished :class:`StepResult`; otherwise
+        the node's child run is opened (params logged) and the :class:`Call` returned.
+
+        ``parked=True`` keeps the child run below the pipeline run in the stack of active
+        runs, so runs opened meanwhile for sibling nodes are children of the pipeline too
+        (and exit hooks still end it)."""
         node = self.nodes[node_id]
         result = StepResult(node.name, node_id, EXECUTED, upstream=node.upstream())
         result.seed = derive_seed(self.seed, node.name, node.occurrence)
@@ -146,7 +200,7 @@ class Execution:
             hit = cache.lookup(result.cache_key, node.n_outputs)
         if hit is not None:
             return self._reuse(node, result, hit)
-        return self._call(node, result)
+        return self._open(node, result, parked)
 
     def _tags(self, node: Node, result: StepResult, cached: bool) -> dict[str, str]:
         return {
@@ -179,48 +233,84 @@ class Execution:
         result.output_digests = [sha for _, sha, _ in hit.outputs]
         return result
 
-    def _call(self, node: Node, result: StepResult) -> StepResult:
+    def _open(self, node: Node, result: StepResult, parked: bool) -> StepResult | Call:
         from loopml.models.run import start_run
 
-        step = node.step
         started = time.perf_counter()
         run = start_run(name=node.name, seed=result.seed, tags=self._tags(node, result, False))
+        if parked:
+            _park(run)
         result.run_id = run.run_id
+        call = Call(node, result, run, started)
         try:
             run.log_params(_params(node))
-            args, kwargs = self._arguments(node, result.seed)
-            value, result.attempts = call_with_retries(step, args, kwargs, result.seed)
+        except Exception as exc:  # noqa: BLE001 - the store refused: this node fails
+            return self.fail(call, exc, traceback.format_exc())
+        except BaseException:
+            self.kill(call)
+            raise
+        return call
+
+    def finish(
+        self, call: Call, encoded: Sequence[serializers.Encoded], values: Sequence[Any] | None
+    ) -> StepResult:
+        """Store the encoded outputs, record timings and end the child run FINISHED.
+        ``values`` (the decoded outputs) are kept in memory when the call ran here."""
+        node, result, run = call.node, call.result, call.run
+        try:
             stored = []
-            for index, item in enumerate(_split(step, node.n_outputs, value)):
-                encoded = serializers.encode(item, step=node.name, trusted=step.trusted)
-                path = run.log_bytes(encoded.data, f"outputs/{index}.{encoded.suffix}")
-                digest = hashlib.sha256(encoded.data).hexdigest()
-                stored.append(StoredOutput(digest, path, encoded.kind, step.trusted, item, True))
+            for index, item in enumerate(encoded):
+                path = run.log_bytes(item.data, f"outputs/{index}.{item.suffix}")
+                digest = hashlib.sha256(item.data).hexdigest()
+                if values is None:
+                    output = StoredOutput(digest, path, item.kind, node.step.trusted, data=item.data)
+                else:
+                    output = StoredOutput(
+                        digest, path, item.kind, node.step.trusted, values[index], True
+                    )
+                stored.append(output)
             self.outputs[node.node_id] = stored
             result.output_paths = [s.path for s in stored]
             result.output_digests = [s.digest for s in stored]
-            result.duration_s = time.perf_counter() - started
+            result.duration_s = time.perf_counter() - call.started
             run.log_metrics({"duration_s": result.duration_s, "attempts": result.attempts})
             run.end("FINISHED")
-        except Exception as exc:  # noqa: BLE001 - any step error fails this node, not the process
-            result.status = FAILED
-            result.error = f"{type(exc).__name__}: {exc}"
-            result.duration_s = time.perf_counter() - started
-            result.attempts = max(result.attempts, getattr(exc, "_loopml_attempts", 1))
-            self.errors[node.node_id] = exc
-            run.log_metrics({"duration_s": result.duration_s, "attempts": result.attempts})
-            run.end("FAILED", error=traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - storing failed: this node fails
+            return self.fail(call, exc, traceback.format_exc())
         except BaseException:
-            run.end("KILLED", error=traceback.format_exc())
+            self.kill(call)
             raise
         return result
 
-    def _arguments(self, node: Node, seed: int | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Positional and keyword arguments with values in place of handles (and the seed)."""
+    def fail(self, call: Call, exc: BaseException, detail: str) -> StepResult:
+        """Mark the node failed with ``exc``; ``detail`` (the traceback) goes to its run."""
+        result, run = call.result, call.run
+        result.status = FAILED
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.duration_s = time.perf_counter() - call.started
+        result.attempts = max(result.attempts, getattr(exc, "_loopml_attempts", 1))
+        self.errors[call.node.node_id] = exc
+        run.log_metrics({"duration_s": result.duration_s, "attempts": result.attempts})
+        run.end("FAILED", error=detail)
+        return result
+
+    def kill(self, call: Call, detail: str | None = None) -> None:
+        """End the node's run KILLED (the run itself was interrupted)."""
+        call.run.end("KILLED", error=detail or traceback.format_exc())
+
+    def arguments(
+        self,
+        node: Node,
+        seed: int | None,
+        resolve: Callable[[StepOutput], Any] | None = None,
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Positional and keyword arguments with values in place of handles (and the seed).
+        ``resolve`` maps a handle to what replaces it (default: its value)."""
+        resolve = resolve or self.value_of
         ordered: dict[str, Any] = {}
         for name in node.step.signature.parameters:
             if name in node.arguments:
-                ordered[name] = replace_handles(node.arguments[name], self.value_of)
+                ordered[name] = replace_handles(node.arguments[name], resolve)
             elif name == "seed" and node.inject_seed:
                 ordered[name] = seed
         bound = inspect.BoundArguments(node.step.signature, ordered)  # type: ignore[arg-type]
@@ -277,13 +367,14 @@ def _call_once(step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     return box.get("value")
 
 
-def _split(step: Step, n_outputs: int, value: Any) -> list[Any]:
+def split_outputs(step_name: str, n_outputs: int, value: Any) -> list[Any]:
+    """A step's return value as its list of outputs (a tuple of ``n_outputs`` when > 1)."""
     if n_outputs == 1:
         return [value]
     if not isinstance(value, tuple | list) or len(value) != n_outputs:
         got = f"{len(value)} values" if isinstance(value, tuple | list) else type(value).__name__
         raise LoopmlError(
-            f"step {step.name!r} declares {n_outputs} outputs but returned {got}; return a "
+            f"step {step_name!r} declares {n_outputs} outputs but returned {got}; return a "
             f"tuple of {n_outputs} values or change @step(outputs=...)"
         )
     return list(value)
@@ -308,3 +399,14 @@ def _params(node: Node) -> dict[str, str]:
 
 def _type_label(value: Any) -> str:
     return f"<{type(value).__name__}>"
+
+
+def _park(run: Any) -> None:
+    """Move a just-started run below the run that was current before it."""
+    from loopml.tracking import state
+
+    with state._lock:
+        runs = state.active_runs
+        if len(runs) >= 2 and runs[-1] is run:
+            runs.pop()
+            runs.insert(len(runs) - 1, run)

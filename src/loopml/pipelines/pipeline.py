@@ -67,23 +67,20 @@ class Pipeline:
         """Execute the pipeline as a tracked run (steps are child runs) and return the result.
 
         ``cache=False`` runs every step (their results still become cache entries).
+        ``runner``: None (in-process), ``"processes"``/``"processes://N"`` (a local process
+        pool), ``"dask://host:port"`` or a ``distributed.Client``, or a Runner object.
         Raises :class:`PipelineFailed` (carrying the PipelineRun) when a step fails.
         """
         from loopml.models.run import start_run
-        from loopml.pipelines.executor import Execution, InProcessRunner
+        from loopml.pipelines.executor import Execution
+        from loopml.pipelines.runners import resolve_runner
         from loopml.tracking.seeding import check_seed
 
         check_seed(seed)
         if "seed" in self.signature.parameters:
             params.setdefault("seed", seed)
         params = self.check_params(params)
-        if runner is None:
-            runner = InProcessRunner()
-        elif not callable(getattr(runner, "run", None)):
-            raise InvalidInput(
-                f"runner {runner!r} is not supported yet; only the in-process runner exists "
-                "(process-pool and Dask runners are planned)"
-            )
+        runner = resolve_runner(runner)
         trace, output = tracing.trace(self.function, params)
         order = graph.topological_order(trace.nodes)
         started = time.perf_counter()
@@ -93,7 +90,7 @@ class Pipeline:
         ) as run:
             run.log_params(_loggable(params))
             execution = Execution(trace.nodes, seed, use_cache=bool(cache))
-            results = runner.run(trace.nodes, order, execution.execute)
+            results = runner.run(trace.nodes, order, execution)
             steps = [results[node_id] for node_id in order]
             failed = next((r for r in steps if r.status == FAILED), None)
             result = PipelineRun(

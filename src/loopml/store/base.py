@@ -64,10 +64,21 @@ class Store(ABC):
         *,
         end_time: int | None = None,
         error: str | None = None,
-    ) -> RunInfo: ...
+        metrics: Sequence[MetricSeries] = (),
+    ) -> RunInfo:
+        """End a run, writing its last buffered ``metrics`` in the same transaction."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run: ...
+
+    @abstractmethod
+    def find_runs_by_tag(
+        self, key: str, value: str, *, status: RunStatus = RunStatus.FINISHED, limit: int = 5
+    ) -> list[RunInfo]:
+        """Newest first: how the pipeline cache finds an earlier execution by its key."""
+
+    @abstractmethod
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]: ...
 
     @abstractmethod
     def log_params(self, run_id: str, params: dict[str, str]) -> None: ...

@@ -34,6 +34,7 @@ from loopml.store.sql_registry import SqlRegistry
 from loopml.store.sql_schedules import SqlSchedules
 from loopml.store.sql_upsert import insert_ignore, upsert
 from loopml.store.tables import artifacts, datasets, experiments, params, run_datasets, runs
+from loopml.store.tables import tags as tags_table
 
 T = TypeVar("T")
 _RETRIES = 5
@@ -160,16 +161,21 @@ class SqlStore(SqlRegistry, SqlSchedules, Store):
         *,
         end_time: int | None = None,
         error: str | None = None,
+        metrics: Sequence[MetricSeries] = (),
     ) -> RunInfo:
         status = RunStatus(status)
+        for batch in metrics:
+            validation.validate_key("metric", batch.key)
 
         def work(conn: Connection) -> RunInfo:
-            sql_runs.require_run(conn, run_id)
-            conn.execute(
+            ended = conn.execute(
                 runs.update()
                 .where(runs.c.run_id == run_id)
                 .values(status=status.value, end_time=end_time or now_ms(), error=error)
             )
+            if ended.rowcount != 1:
+                sql_runs.require_run(conn, run_id)  # raises NotFound with the usual message
+            sql_metrics.append(conn, [b for b in metrics if b.run_id == run_id])
             sql_metrics.compact(conn, run_id)
             return sql_runs.read_info(conn, run_id)
 
@@ -179,6 +185,31 @@ class SqlStore(SqlRegistry, SqlSchedules, Store):
         with self._read() as conn:
             info = sql_runs.read_info(conn, run_id)
             return sql_runs.read_runs(conn, [info])[0]
+
+    def find_runs_by_tag(
+        self, key: str, value: str, *, status: RunStatus = RunStatus.FINISHED, limit: int = 5
+    ) -> list[RunInfo]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(runs)
+                .join(tags_table, tags_table.c.run_id == runs.c.run_id)
+                .where(
+                    tags_table.c.key == key,
+                    tags_table.c.value == value,
+                    runs.c.status == status.value,
+                )
+                .order_by(runs.c.start_time.desc(), runs.c.run_id)
+                .limit(limit)
+            )
+            return [sql_runs.row_to_info(row) for row in rows]
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        with self._read() as conn:
+            sql_runs.require_run(conn, run_id)
+            rows = conn.execute(
+                sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
+            )
+            return [ArtifactRecord(r.path, r.sha256, r.size, r.created_time) for r in rows]
 
     def log_params(self, run_id: str, params_: dict[str, str]) -> None:
         clean = {

@@ -124,6 +124,10 @@ class _PackageCapture:
 
     def _run(self) -> None:
         self._result = _read_packages()
+        # The package list is stored through the artifact store, usually at run end; import
+        # it now: at interpreter exit, fsspec's first import fails (it registers a
+        # threading hook, refused after shutdown) and the last run's list would be lost.
+        import loopml.artifacts  # noqa: F401
 
     def get(self, timeout: float | None = None) -> Packages | None:
         """The list if ready (waiting up to ``timeout`` seconds), else None."""

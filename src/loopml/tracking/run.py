@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import traceback
@@ -14,6 +15,8 @@ from loopml.errors import InvalidInput, LoopmlError
 from loopml.store import validation
 from loopml.store.entities import ArtifactRecord, DatasetRecord, RunInfo, RunStatus
 from loopml.tracking import environment, state
+
+log = logging.getLogger("loopml.tracking")
 
 
 def _now_ms() -> int:
@@ -188,14 +191,22 @@ class Run:
         if self._ended:
             return
         self._ended = True
+        with state._lock:
+            if self in state.active_runs:
+                state.active_runs.remove(self)
+        if self.info.parent_run_id is None:  # children share their parent's environment
+            try:
+                _attach_packages(self.run_id, wait=5.0)
+            except Exception as exc:  # noqa: BLE001 - never let this keep a run open
+                log.warning("loopml could not store the package list of %s: %s", self.run_id, exc)
+        last_points = self._writer.take(self.run_id)
         try:
-            _attach_packages(self.run_id, wait=5.0)
-            state.flush()
-        finally:
-            with state._lock:
-                if self in state.active_runs:
-                    state.active_runs.remove(self)
-            self.info = state.get_store().end_run(self.run_id, status, error=error)
+            self.info = state.get_store().end_run(
+                self.run_id, status, error=error, metrics=last_points
+            )
+        except BaseException:
+            self._writer.give_back(last_points)
+            raise
 
     def _finish_with(self, exc: BaseException | None, detail: str | None) -> None:
         if exc is None:

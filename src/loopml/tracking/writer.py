@@ -82,16 +82,7 @@ class MetricWriter:
                 buffer, self._buffer, self._count = self._buffer, {}, 0
             # every point was validated at the call (int64 steps, float values): packing
             # cannot fail, so a failed write below is the store's and is retried
-            batches = [
-                MetricSeries(
-                    run_id=rid,
-                    key=key,
-                    steps=np.array(steps, dtype=np.int64),
-                    timestamps=np.array(stamps, dtype=np.int64),
-                    values=np.array(values, dtype=np.float64),
-                )
-                for (rid, key), (steps, stamps, values) in buffer.items()
-            ]
+            batches = _series(buffer)
             try:
                 if batches:
                     self.store.log_metric_batches(batches)
@@ -100,6 +91,23 @@ class MetricWriter:
                 self._last_error = exc
                 raise
             self._last_error = None
+
+    def take(self, run_id: str) -> list[MetricSeries]:
+        """Remove and return one run's buffered points (its end writes them itself)."""
+        with self._lock:
+            idents = [ident for ident in self._buffer if ident[0] == run_id]
+            taken = {ident: self._buffer.pop(ident) for ident in idents}
+            self._count -= sum(len(points[0]) for points in taken.values())
+        return _series(taken)
+
+    def give_back(self, batches: list[MetricSeries]) -> None:
+        """Undo ``take`` when the run's end could not be written."""
+        self._requeue(
+            {
+                (b.run_id, b.key): (b.steps.tolist(), b.timestamps.tolist(), b.values.tolist())
+                for b in batches
+            }
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -143,3 +151,16 @@ class MetricWriter:
             except Exception as exc:  # noqa: BLE001 - keep the data, retry with backoff
                 failures += 1
                 log.warning("loopml could not write metrics (will retry): %s", exc)
+
+
+def _series(buffer: dict[tuple[str, str], _Points]) -> list[MetricSeries]:
+    return [
+        MetricSeries(
+            run_id=rid,
+            key=key,
+            steps=np.array(steps, dtype=np.int64),
+            timestamps=np.array(stamps, dtype=np.int64),
+            values=np.array(values, dtype=np.float64),
+        )
+        for (rid, key), (steps, stamps, values) in buffer.items()
+    ]
