@@ -1,4 +1,4 @@
-"""``loopml pipeline run|show``, ``loopml schedule add|list|remove`` and ``loopml scheduler``."""
+"""`loopml pipeline run|show|convert`, `loopml schedule add|list|remove`, `loopml scheduler`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,32 @@ def show_pipeline_run(
         print_json(tree(full_id))
         return
     console.print(render_tree(full_id), highlight=False)
+
+
+@pipeline_app.command("convert")
+def convert_notebook_command(
+    notebook: Annotated[str, typer.Argument(help="The .ipynb; cells tagged `step` become steps.")],
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Module to write (default: NOTEBOOK_pipeline.py)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The pipeline's name.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Let steps pickle outputs no safe format can hold.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Turn a notebook's cells tagged `step` into a pipeline module for `loopml pipeline run`."""
+    from loopml.pipelines.notebook import convert_notebook
+
+    report = convert_notebook(
+        notebook, output, pipeline_name=name, overwrite=force, trusted=trusted
+    )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    typer.echo(report.render())
 
 
 @schedule_app.command("add")

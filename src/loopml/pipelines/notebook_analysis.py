@@ -16,6 +16,7 @@ import builtins
 import io
 import re
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
@@ -24,17 +25,21 @@ IPYTHON_NAMES = frozenset({"display", "get_ipython", "In", "Out"})
 _FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit", "fit_resample"})
 # methods whose result thrown away means they were called for display or output only
 READ_ONLY_METHODS = frozenset(
-    "head tail describe info plot hist boxplot scatter bar barh show sample value_counts "
-    "nunique unique isna isnull notna notnull sum mean median std var min max count corr "
-    "cov copy score predict predict_proba decision_function transform get_params keys "
-    "values items to_csv to_parquet to_json to_excel to_pickle to_sql to_html to_markdown "
-    "to_string to_dict to_numpy to_frame savefig summary print display style".split()
+    str.split(
+        "head tail describe info plot hist boxplot scatter bar barh show sample "
+        "value_counts nunique unique isna isnull notna notnull sum mean median std var "
+        "min max count corr cov copy score predict predict_proba decision_function "
+        "transform get_params keys values items to_csv to_parquet to_json to_excel "
+        "to_pickle to_sql to_html to_markdown to_string to_dict to_numpy to_frame "
+        "savefig summary print display style"
+    )
 )
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _FUNCTIONS = ast.FunctionDef | ast.AsyncFunctionDef
 _TRY_STAR = getattr(ast, "TryStar", ast.Try)
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 _LINE_MAGIC_RE = re.compile(r"^\s*(%|!)")
+_TIME_RE = re.compile(r"^(\s*)%time\s+(\S.*)$")  # `%time x = f()` still runs `x = f()`
 _SHELL_ASSIGN_RE = re.compile(r"^\s*[A-Za-z_][\w\s,]*=\s*[!%]")
 _HELP_RE = re.compile(r"^\s*[\w.\[\]'\"]+\?{1,2}\s*$")
 
@@ -46,10 +51,12 @@ class CellNames:
     reads: list[str] = field(default_factory=list)
     defines: list[str] = field(default_factory=list)
     definite: set[str] = field(default_factory=set)  # bound on every path through the cell
+    # read only where an earlier statement of the cell may have bound them (after an `if`,
+    # a loop): the earlier value matters only when that statement did not run
+    soft_reads: set[str] = field(default_factory=set)
     modifies: dict[str, str] = field(default_factory=dict)  # changed in place: name -> code
     may_modify: dict[str, str] = field(default_factory=dict)  # a discarded method call on it
     deleted: set[str] = field(default_factory=set)
-    star_import: bool = False
 
 
 def strip_magics(source: str) -> tuple[str, list[str], bool]:
@@ -57,7 +64,8 @@ def strip_magics(source: str) -> tuple[str, list[str], bool]:
 
     ``%%time``-like cell magics keep their Python body; other cell magics (``%%bash``,
     ``%%writefile``) make the whole cell non-Python. Line magics, shell escapes (``!pip``,
-    ``files = !ls``) and help (``df?``) are removed; inside a block they become ``pass``.
+    ``files = !ls``) and help (``df?``) are removed; inside a block they become ``pass``;
+    ``%time statement`` keeps its statement.
     """
     lines = source.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
@@ -77,7 +85,11 @@ def strip_magics(source: str) -> tuple[str, list[str], bool]:
         pass
     kept: list[str] = []
     for line in lines:
-        if _LINE_MAGIC_RE.match(line) or _SHELL_ASSIGN_RE.match(line) or _HELP_RE.match(line):
+        timed = _TIME_RE.match(line)
+        if timed:
+            removed.append("%time")
+            kept.append(timed.group(1) + timed.group(2))
+        elif _LINE_MAGIC_RE.match(line) or _SHELL_ASSIGN_RE.match(line) or _HELP_RE.match(line):
             removed.append(line.strip())
             indent = line[: len(line) - len(line.lstrip())]
             kept.append(f"{indent}pass" if indent else "")
@@ -109,12 +121,13 @@ def analyze(statements: list[ast.stmt], source: str = "") -> CellNames:
     """Reads, definitions and in-place changes of a cell's top-level statements."""
     flow = _CellFlow(source)
     definite = flow.block(statements, frozenset())
-    names = CellNames(star_import=flow.star_import)
+    names = CellNames()
     defined = [n for n in flow.bound if n not in flow.deleted]
     names.reads = list(flow.reads)
     names.reads += [n for n in flow.deferred if n not in flow.bound and n not in flow.reads]
     names.defines = defined
     names.definite = set(definite)
+    names.soft_reads = set(flow.soft)
     names.modifies = flow.modifies
     names.may_modify = {k: v for k, v in flow.may_modify.items() if k not in flow.modifies}
     names.deleted = set(flow.deleted)
@@ -130,9 +143,7 @@ def free_names(node: ast.AST) -> set[str]:
 def bound_names(statement: ast.stmt) -> list[str]:
     """Names an import, ``def`` or ``class`` statement binds."""
     if isinstance(statement, ast.Import | ast.ImportFrom):
-        return [
-            a.asname or a.name.split(".")[0] for a in statement.names if a.name != "*"
-        ]
+        return [a.asname or a.name.split(".")[0] for a in statement.names if a.name != "*"]
     if isinstance(statement, _FUNCTIONS | ast.ClassDef):
         return [statement.name]
     if isinstance(statement, ast.Try):
@@ -185,19 +196,21 @@ class _CellFlow:
     def __init__(self, source: str) -> None:
         self.source = source
         self.reads: dict[str, None] = {}
+        self.soft: set[str] = set()
         self.deferred: dict[str, None] = {}
         self.bound: dict[str, None] = {}
         self.deleted: set[str] = set()
         self.modifies: dict[str, str] = {}
         self.may_modify: dict[str, str] = {}
-        self.star_import = False
 
     def code(self, node: ast.AST) -> str:
         return first_line(ast.get_source_segment(self.source, node) or ast.unparse(node))
 
     def read(self, name: str, bound: frozenset[str]) -> None:
-        if name not in bound:
-            self.reads.setdefault(name, None)
+        if name not in bound and name not in self.reads:
+            self.reads[name] = None
+            if name in self.bound:
+                self.soft.add(name)
 
     def bind(self, name: str, bound: frozenset[str]) -> frozenset[str]:
         self.bound.setdefault(name, None)
@@ -255,7 +268,6 @@ class _CellFlow:
             self.deferred.update(dict.fromkeys(sorted(free_names(node))))
             return self.bind(node.name, bound)
         if isinstance(node, ast.Import | ast.ImportFrom):
-            self.star_import |= any(a.name == "*" for a in node.names)
             for name in bound_names(node):
                 bound = self.bind(name, bound)
             return bound
@@ -281,9 +293,9 @@ class _CellFlow:
             for case in node.cases:
                 inner = bound
                 for sub in ast.walk(case.pattern):
-                    name = getattr(sub, "name", None) or getattr(sub, "rest", None)
-                    if isinstance(name, str):
-                        inner = self.bind(name, inner)
+                    captured = getattr(sub, "name", None) or getattr(sub, "rest", None)
+                    if isinstance(captured, str):
+                        inner = self.bind(captured, inner)
                 self.block(case.body, self.expr(case.guard, inner))
             return bound
         for child in ast.iter_child_nodes(node):  # assert, raise, return, global, pass...
@@ -364,7 +376,7 @@ def _comprehension_free(node: ast.AST) -> set[str]:
     return _scope_free(parts, targets)
 
 
-def _scope_free(nodes: list[ast.AST], params: set[str]) -> set[str]:
+def _scope_free(nodes: Sequence[ast.AST], params: set[str]) -> set[str]:
     """Names loaded in a scope (and its nested scopes) that the scope does not bind."""
     bound = set(params)
     loads: set[str] = set()
