@@ -37,6 +37,7 @@ $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/tracking.py
 	$(BENCH_VENV)/bin/python bench/metric_volume.py
+	$(BENCH_VENV)/bin/python bench/pipelines.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .loopml bench/work

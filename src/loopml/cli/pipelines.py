@@ -39,14 +39,57 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 def run_pipeline(
     target: Annotated[str, typer.Argument(help="path/to/file.py:pipeline_name")],
     param: ParamOption = None,
+    params_file: Annotated[
+        str | None, typer.Option("--params-file", help="A YAML mapping of parameters.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="The run's seed (steps derive theirs).")] = 0,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step.")] = False,
 ) -> None:
-    """Run a pipeline; every step is a tracked child run."""
+    """Run a pipeline; every step is a tracked child run.
+
+    Parameters come from loopml.yaml (`params.<pipeline name>`), then --params-file, then
+    --param, each overriding the one before; all are checked against the pipeline's
+    signature and types.
+    """
     from loopml.pipelines.targets import load_target
 
-    result = load_target(target).run(**parse_params(param), seed=seed, cache=not no_cache)
+    flow = load_target(target)
+    params = {**_spec_params(getattr(flow, "name", "")), **_file_params(params_file)}
+    params.update(parse_params(param))
+    result = flow.run(**params, seed=seed, cache=not no_cache)
     console.print(f"pipeline run {result.run_id}: {result.status}")
+
+
+def _spec_params(pipeline_name: str) -> dict[str, Any]:
+    from loopml.errors import NotFound
+    from loopml.project import load_project
+
+    try:
+        spec = load_project()
+    except NotFound:
+        return {}
+    return dict(spec.params.get(pipeline_name, {}))
+
+
+def _file_params(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from pathlib import Path
+
+    import yaml
+
+    from loopml.errors import InvalidInput
+
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInput(f"--params-file {path!r} is not a file.")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"--params-file {path!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise InvalidInput(f"--params-file {path!r} must hold a mapping of name: value.")
+    return data
 
 
 @pipeline_app.command("show")

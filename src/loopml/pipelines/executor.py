@@ -263,7 +263,9 @@ class Execution:
                 path = run.log_bytes(item.data, f"outputs/{index}.{item.suffix}")
                 digest = hashlib.sha256(item.data).hexdigest()
                 if values is None:
-                    output = StoredOutput(digest, path, item.kind, node.step.trusted, data=item.data)
+                    output = StoredOutput(
+                        digest, path, item.kind, node.step.trusted, data=item.data
+                    )
                 else:
                     output = StoredOutput(
                         digest, path, item.kind, node.step.trusted, values[index], True

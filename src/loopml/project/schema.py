@@ -269,6 +269,9 @@ class ProjectSpec(_Model):
     serving: ServingPolicy = ServingPolicy()
     monitoring: MonitoringPolicy = MonitoringPolicy()
     retraining: RetrainingPolicy = RetrainingPolicy()
+    # Default parameters per pipeline name: `loopml pipeline run file.py:training` reads
+    # `params.training`; --param and --params-file override them.
+    params: dict[str, dict[str, Any]] = {}
 
     _source: str = PrivateAttr(default="loopml.yaml")
     _root: Path | None = PrivateAttr(default=None)
