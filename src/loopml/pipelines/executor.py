@@ -260,7 +260,7 @@ class Execution:
         try:
             stored = []
             for index, item in enumerate(encoded):
-                path = run.log_bytes(item.data, f"outputs/{index}.{item.suffix}")
+                path = run.stage_bytes(item.data, f"outputs/{index}.{item.suffix}")
                 digest = hashlib.sha256(item.data).hexdigest()
                 if values is None:
                     output = StoredOutput(

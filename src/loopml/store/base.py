@@ -65,8 +65,10 @@ class Store(ABC):
         end_time: int | None = None,
         error: str | None = None,
         metrics: Sequence[MetricSeries] = (),
+        artifacts: Sequence[ArtifactRecord] = (),
     ) -> RunInfo:
-        """End a run, writing its last buffered ``metrics`` in the same transaction."""
+        """End a run, writing its last buffered ``metrics`` and staged ``artifacts`` in the
+        same transaction."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run: ...

@@ -36,16 +36,18 @@ def row_to_info(row: Any) -> RunInfo:
     return RunInfo(**data)
 
 
+# Built once: constructing a statement costs more than running it on SQLite.
+_RUN_EXISTS = sa.select(runs.c.run_id).where(runs.c.run_id == sa.bindparam("run_id"))
+_RUN_ROW = sa.select(runs).where(runs.c.run_id == sa.bindparam("run_id"))
+
+
 def require_run(conn: Connection, run_id: str, what: str = "run") -> None:
-    if (
-        not isinstance(run_id, str)
-        or conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None
-    ):
+    if not isinstance(run_id, str) or conn.execute(_RUN_EXISTS, {"run_id": run_id}).first() is None:
         raise NotFound(f"{what} {run_id!r} does not exist; check the id (loopml runs list).")
 
 
 def read_info(conn: Connection, run_id: str) -> RunInfo:
-    row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+    row = conn.execute(_RUN_ROW, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id!r} does not exist; check the id (loopml runs list).")
     return row_to_info(row)

@@ -162,6 +162,7 @@ class SqlStore(SqlRegistry, SqlSchedules, Store):
         end_time: int | None = None,
         error: str | None = None,
         metrics: Sequence[MetricSeries] = (),
+        artifacts: Sequence[ArtifactRecord] = (),
     ) -> RunInfo:
         status = RunStatus(status)
         for batch in metrics:
@@ -176,6 +177,8 @@ class SqlStore(SqlRegistry, SqlSchedules, Store):
             if ended.rowcount != 1:
                 sql_runs.require_run(conn, run_id)  # raises NotFound with the usual message
             sql_metrics.append(conn, [b for b in metrics if b.run_id == run_id])
+            if artifacts:
+                _upsert_artifacts(conn, run_id, artifacts)
             sql_metrics.compact(conn, run_id)
             return sql_runs.read_info(conn, run_id)
 
@@ -282,22 +285,10 @@ class SqlStore(SqlRegistry, SqlSchedules, Store):
     def log_artifacts(self, run_id: str, records: Sequence[ArtifactRecord]) -> None:
         if not records:
             return
-        created = now_ms()
-        rows = [
-            {
-                "run_id": run_id,
-                "path": r.path,
-                "sha256": r.sha256,
-                "size": r.size,
-                "created_time": r.created_time or created,
-            }
-            for r in records
-        ]
 
         def work(conn: Connection) -> None:
             sql_runs.require_run(conn, run_id)
-            stmt = upsert(conn, artifacts, ("run_id", "path"), ("sha256", "size", "created_time"))
-            conn.execute(stmt, rows)
+            _upsert_artifacts(conn, run_id, records)
 
         self._write(work)
 
@@ -364,3 +355,19 @@ class SqlStore(SqlRegistry, SqlSchedules, Store):
 
 def _clean_tags(tags_: dict[str, str]) -> dict[str, str]:
     return {validation.validate_key("tag", k): validation.tag_value(k, v) for k, v in tags_.items()}
+
+
+def _upsert_artifacts(conn: Connection, run_id: str, records: Sequence[ArtifactRecord]) -> None:
+    created = now_ms()
+    rows = [
+        {
+            "run_id": run_id,
+            "path": r.path,
+            "sha256": r.sha256,
+            "size": r.size,
+            "created_time": r.created_time or created,
+        }
+        for r in records
+    ]
+    stmt = upsert(conn, artifacts, ("run_id", "path"), ("sha256", "size", "created_time"))
+    conn.execute(stmt, rows)

@@ -32,6 +32,7 @@ class Run:
         self.experiment = experiment
         self._ended = False
         self._writer = state.get_writer()
+        self._staged: list[ArtifactRecord] = []
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id} name={self.info.name!r} experiment={self.experiment!r}>"
@@ -138,6 +139,17 @@ class Run:
         )
         return logical
 
+    def stage_bytes(self, data: bytes, artifact_path: str) -> str:
+        """Store the bytes now but record the artifact with the run's end (one write less
+        per run: what pipeline steps use for their outputs). Visible once the run ends."""
+        from loopml.artifacts import sanitize_path
+
+        self._check_open()
+        logical = sanitize_path(artifact_path)
+        blob = state.get_artifacts().put_bytes(data)
+        self._staged.append(ArtifactRecord(logical, blob.sha256, blob.size))
+        return logical
+
     def log_text(self, text: str, artifact_path: str) -> str:
         return self.log_bytes(text.encode("utf-8"), artifact_path)
 
@@ -202,7 +214,7 @@ class Run:
         last_points = self._writer.take(self.run_id)
         try:
             self.info = state.get_store().end_run(
-                self.run_id, status, error=error, metrics=last_points
+                self.run_id, status, error=error, metrics=last_points, artifacts=self._staged
             )
         except BaseException:
             self._writer.give_back(last_points)
