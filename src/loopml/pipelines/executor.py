@@ -26,6 +26,7 @@ from loopml.pipelines import cache, serializers
 from loopml.pipelines.errors import StepTimeout
 from loopml.pipelines.runs import CACHED, EXECUTED, FAILED, SKIPPED, StepResult
 from loopml.pipelines.step import Step
+from loopml.pipelines.step_logs import captured_output, stage_log
 from loopml.pipelines.tracing import Node, StepOutput, has_handles, iter_handles, replace_handles
 
 _PARAM_TEXT_LIMIT = 500
@@ -158,9 +159,13 @@ class Execution:
         node = begun.node
         try:
             args, kwargs = self.arguments(node, begun.result.seed)
-            value, begun.result.attempts = call_with_retries(
-                node.step, args, kwargs, begun.result.seed
-            )
+            try:
+                with captured_output() as log:
+                    value, begun.result.attempts = call_with_retries(
+                        node.step, args, kwargs, begun.result.seed
+                    )
+            finally:
+                stage_log(begun.run, log.getvalue())
             values = split_outputs(node.name, node.n_outputs, value)
             encoded = [
                 serializers.encode(item, step=node.name, trusted=node.step.trusted)

@@ -147,6 +147,7 @@ class Run:
         self._check_open()
         logical = sanitize_path(artifact_path)
         blob = state.get_artifacts().put_bytes(data)
+        self._staged = [r for r in self._staged if r.path != logical]  # the last one wins
         self._staged.append(ArtifactRecord(logical, blob.sha256, blob.size))
         return logical
 

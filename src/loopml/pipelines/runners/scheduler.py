@@ -212,6 +212,9 @@ class _Scheduler:
             error.__cause__ = exc
             self._fail(call, error, _describe(error))
             return
+        from loopml.pipelines.step_logs import stage_log
+
+        stage_log(call.run, outcome.log)
         if outcome.outputs is not None:
             call.result.attempts = attempt.number
             self.results[call.node.node_id] = self.execution.finish(call, outcome.outputs, None)

@@ -142,6 +142,7 @@ class TaskOutcome:
     error: BaseException | None = None
     phase: str | None = None
     detail: str | None = None
+    log: str = ""  # what the step printed in the worker
 
 
 def run_task(task: StepTask) -> TaskOutcome:
@@ -149,6 +150,7 @@ def run_task(task: StepTask) -> TaskOutcome:
     the outcome (never raised), so the driver can tell them from a failing worker."""
     from loopml.pipelines import serializers
     from loopml.pipelines.executor import split_outputs
+    from loopml.pipelines.step_logs import captured_output
     from loopml.tracking.seeding import seed_everything
 
     try:
@@ -158,19 +160,24 @@ def run_task(task: StepTask) -> TaskOutcome:
         kwargs = fill(task.kwargs, values)
     except Exception as exc:  # noqa: BLE001 - reported to the driver
         return _failure(exc, SETUP)
-    with _call_lock:
+    with _call_lock, captured_output() as log:
         if task.seed is not None:
             seed_everything(task.seed)
         try:
             value = function(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the step's own error, retried by the driver
-            return _failure(exc, CALL)
+            failure = _failure(exc, CALL)
+            failure.log = log.getvalue()
+            return failure
+    printed = log.getvalue()
     try:
         items = split_outputs(task.step, task.n_outputs, value)
         encoded = [serializers.encode(item, step=task.step, trusted=task.trusted) for item in items]
     except Exception as exc:  # noqa: BLE001 - same refusal as in-process
-        return _failure(exc, OUTPUT)
-    return TaskOutcome(outputs=encoded)
+        failure = _failure(exc, OUTPUT)
+        failure.log = printed
+        return failure
+    return TaskOutcome(outputs=encoded, log=printed)
 
 
 def fill(value: Any, inputs: list[Any], depth: int = 0) -> Any:
