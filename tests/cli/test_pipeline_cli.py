@@ -80,3 +80,25 @@ def test_bad_pipeline_commands_exit_with_one_clear_line(tmp_path):
         done = loopml(tmp_path, *args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_params_from_loopml_yaml_then_file_then_flags(tmp_path):
+    (tmp_path / "flow.py").write_text(PIPELINE_FILE)
+    (tmp_path / "loopml.yaml").write_text(
+        "name: iris\ntask: multiclass\ntarget: target\nparams:\n  training:\n    C: 0.01\n"
+    )
+    (tmp_path / "params.yaml").write_text("C: 0.2\n")
+
+    def used_C(*args: str) -> str:
+        done = loopml(tmp_path, "pipeline", "run", "flow.py:training", *args)
+        assert done.returncode == 0, done.stderr
+        run_id = done.stdout.split("pipeline run ")[1].split(":")[0]
+        shown = json.loads(loopml(tmp_path, "runs", "show", run_id, "--json").stdout)
+        return shown["params"]["C"]
+
+    assert used_C() == "0.01"
+    assert used_C("--params-file", "params.yaml") == "0.2"
+    assert used_C("--params-file", "params.yaml", "--param", "C=3") == "3"
+    (tmp_path / "bad.yaml").write_text("- 1\n- 2\n")
+    bad = loopml(tmp_path, "pipeline", "run", "flow.py:training", "--params-file", "bad.yaml")
+    assert bad.returncode == 2 and "mapping" in bad.stderr
