@@ -108,6 +108,7 @@ def run_demo(n_runs: int = 6) -> None:
 
         compare_runs(top, as_json=False)
         _registry_tour(experiment, top[:2], trained, X_train, X_test, y_test)
+    _pipeline_tour()
     console.print(
         "Next: [bold]loopml runs list -e breast-cancer[/], [bold]loopml models show "
         "breast-cancer[/], [bold]loopml init my-project[/]"
@@ -156,3 +157,19 @@ def _registry_tour(
         f"loaded {champion.version.uri} by alias (sha256 checked); predictions for 5 rows: "
         f"{champion.predict(X_test[:5]).tolist()}"
     )
+
+
+def _pipeline_tour() -> None:
+    """Run a three-step pipeline twice: the second run comes from the cache."""
+    from loopml.cli.demo_pipeline import demo_training
+    from loopml.pipelines.lineage import render_tree
+
+    for attempt in ("first", "second"):
+        started = time.perf_counter()
+        result = demo_training.run(C=0.5, seed=7)
+        states = ", ".join(f"{s.name}: {s.status}" for s in result.steps)
+        console.print(
+            f"pipeline demo_training, {attempt} run: accuracy {result.output:.4f} in "
+            f"{time.perf_counter() - started:.2f} s ({states})"
+        )
+    console.print(render_tree(result.run_id), highlight=False)
