@@ -310,3 +310,27 @@ def test_performance_one_million_rows_twenty_columns():
     elapsed = time.perf_counter() - start
     assert report.ok
     print(f"\nvalidate: {n:,} rows x {frame.shape[1]} columns in {elapsed:.3f} s")
+
+
+def test_a_schema_declared_in_loopml_yaml_is_checked():
+    import pandas as pd
+
+    from loopml.data.validation import DataValidationError, validate
+    from loopml.project import parse_project
+
+    spec = parse_project(
+        "name: shop\ntask: binary\ntarget: churned\ncolumns:\n"
+        "  - {name: customer_id, kind: integer, nullable: false, unique: true}\n"
+        "  - {name: age, kind: integer, min: 18, max: 120}\n"
+        "  - {name: plan, kind: categorical, categories: [basic, pro]}\n"
+    )
+    good = pd.DataFrame({"customer_id": [1, 2], "age": [30, 40], "plan": ["basic", "pro"]})
+    assert validate(good, spec).ok
+    bad = pd.DataFrame({"customer_id": [1, 1], "age": [17, 40], "plan": ["basic", "gold"]})
+    with pytest.raises(DataValidationError) as caught:
+        validate(bad, spec)
+    checks = {(v.column, v.check) for v in caught.value.report.violations}
+    assert checks == {("customer_id", "unique"), ("age", "below_min"), ("plan", "category")}
+    empty = parse_project("name: shop\ntask: binary\ntarget: churned\n")
+    with pytest.raises(InvalidInput, match="declares no `columns:`"):
+        validate(good, empty)

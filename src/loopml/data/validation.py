@@ -89,9 +89,25 @@ class DataValidationError(InvalidInput):
         return (type(self), (self.report,))
 
 
+def _declared_schema(schema: Any, unique: Sequence[str]) -> tuple[Any, Sequence[str]]:
+    """A project spec (loopml.yaml) declares its schema under ``columns:``, with
+    ``unique: true`` on the columns that must not repeat."""
+    if not (hasattr(schema, "columns") and hasattr(schema, "target")):
+        return schema, unique
+    declared = [dict(column) for column in schema.columns]
+    if not declared:
+        raise InvalidInput(
+            "validate: loopml.yaml declares no `columns:` schema; add one, or pass a schema "
+            "inferred from reference data (ml.infer_schema(reference_df))."
+        )
+    extra = [c["name"] for c in declared if c.pop("unique", False) and "name" in c]
+    base = [unique] if isinstance(unique, str) else list(unique)
+    return {"columns": declared}, [*base, *extra]
+
+
 def validate(
     df: Any,
-    schema: Mapping[str, Any] | pd.DataFrame,
+    schema: Mapping[str, Any] | pd.DataFrame | Any,
     *,
     unique: Sequence[str] = (),
     allow_extra_columns: bool = False,
@@ -105,6 +121,7 @@ def validate(
     False. Every check is vectorised, so a million rows take well under a second per column.
     """
     frame = as_frame(df, "validate: df")
+    schema, unique = _declared_schema(schema, unique)
     specs = normalize_schema(schema)
     unique = [unique] if isinstance(unique, str) else list(unique)
     unknown = [u for u in unique if u not in frame.columns and u not in specs]

@@ -272,6 +272,10 @@ class ProjectSpec(_Model):
     # Default parameters per pipeline name: `loopml pipeline run file.py:training` reads
     # `params.training`; --param and --params-file override them.
     params: dict[str, dict[str, Any]] = {}
+    # The data schema, declared: one entry per column, as `infer_schema` writes it (name,
+    # kind, nullable, min, max, categories) plus `unique: true`; `ml.validate(df, spec)`
+    # checks a frame against it.
+    columns: list[dict[str, Any]] = []
 
     _source: str = PrivateAttr(default="loopml.yaml")
     _root: Path | None = PrivateAttr(default=None)
