@@ -15,7 +15,7 @@ import math
 import pickle
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +24,22 @@ import pandas as pd
 
 from loopml.data.frames import require_int
 from loopml.errors import InvalidInput
+from loopml.models.fairness import (  # noqa: F401 - re-exported: gates and tests use them
+    CLASSIFICATION_FAIRNESS,
+    FAIRNESS_METRICS,
+    REGRESSION_FAIRNESS,
+    add_fairness,
+    fairness_pairs,
+    gap_key,
+    positive_scores,
+    sensitive_frame,
+)
+from loopml.models.values import as_positive, json_safe, labels_of, python
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TASKS = ("binary", "multiclass", "regression")
-CLASSIFICATION_FAIRNESS = ("accuracy", "precision", "recall", "f1", "roc_auc", "selection_rate")
-REGRESSION_FAIRNESS = ("rmse", "mae")
-FAIRNESS_METRICS = CLASSIFICATION_FAIRNESS + REGRESSION_FAIRNESS
 # A float target with more distinct values than this is a regression target.
 MAX_FLOAT_CLASSES = 20
 LATENCY_REPEATS = 5
@@ -63,16 +71,16 @@ class Evaluation:
         """JSON-safe: numpy values become Python values, NaN and infinities become ``None``."""
         return {
             "task": self.task,
-            "metrics": _json_safe(self.metrics),
-            "per_class": _json_safe(self.per_class),
-            "confusion_matrix": _json_safe(self.confusion_matrix),
-            "labels": _json_safe(self.labels),
-            "positive_label": _json_safe(self.positive_label),
-            "calibration": _json_safe(self.calibration),
-            "class_balance": _json_safe(self.class_balance),
-            "fairness_gaps": _json_safe(self.fairness_gaps),
-            "fairness_groups": _json_safe(self.fairness_groups),
-            "feature_importance": _json_safe(self.feature_importance),
+            "metrics": json_safe(self.metrics),
+            "per_class": json_safe(self.per_class),
+            "confusion_matrix": json_safe(self.confusion_matrix),
+            "labels": json_safe(self.labels),
+            "positive_label": json_safe(self.positive_label),
+            "calibration": json_safe(self.calibration),
+            "class_balance": json_safe(self.class_balance),
+            "fairness_gaps": json_safe(self.fairness_gaps),
+            "fairness_groups": json_safe(self.fairness_groups),
+            "feature_importance": json_safe(self.feature_importance),
             "notes": list(self.notes),
         }
 
@@ -267,8 +275,8 @@ def evaluate(
     task = task or _infer_task(y_true)
     if task != "regression":
         _check_classes(task, y_true)
-    groups = _sensitive_frame(sensitive, n_rows(X)) if sensitive is not None else None
-    pairs = _fairness_pairs(fairness, groups, task)
+    groups = sensitive_frame(sensitive, n_rows(X)) if sensitive is not None else None
+    pairs = fairness_pairs(fairness, groups, task)
 
     if task == "regression":
         y_true = _numeric_target(y_true)
@@ -290,8 +298,8 @@ def evaluate(
     if task != "regression":
         _add_class_balance(result, y_true)
     if pairs:
-        scores = _positive_scores(task, proba)
-        _add_fairness(result, pairs, groups, y_true, y_pred, proba, proba_classes, scores)
+        scores = positive_scores(task, proba)
+        add_fairness(result, pairs, groups, y_true, y_pred, proba, proba_classes, scores)
     if importance:
         result.feature_importance = _permutation_importance(
             model, X, y_true, task, result, n_repeats, random_state
@@ -397,18 +405,10 @@ def _probabilities(
         notes.append(
             f"roc_auc, log_loss and calibration omitted: predict_proba() returned shape "
             f"{proba.shape}, expected ({len(y_true)}, {len(classes)}) for classes "
-            f"{list(_json_safe(classes.tolist()))}"
+            f"{list(json_safe(classes.tolist()))}"
         )
         return None, None
     return proba, classes
-
-
-def _labels_of(*arrays: np.ndarray) -> np.ndarray:
-    joined = np.concatenate([np.asarray(a, dtype=object) for a in arrays])
-    try:
-        return np.asarray(sorted(set(joined.tolist())), dtype=object)
-    except TypeError:
-        return np.asarray(sorted(set(joined.tolist()), key=str), dtype=object)
 
 
 def _classification_report(
@@ -423,12 +423,12 @@ def _classification_report(
     from sklearn import metrics as skm
 
     known = [np.asarray(model.classes_)] if getattr(model, "classes_", None) is not None else []
-    labels = _labels_of(y_true, y_pred, *known)
+    labels = labels_of(y_true, y_pred, *known)
     positive = None
     if task == "binary":
         classes = proba_classes if proba_classes is not None and len(proba_classes) == 2 else None
-        candidates = classes if classes is not None else _labels_of(y_true, *known)
-        positive = _python(candidates[-1])
+        candidates = classes if classes is not None else labels_of(y_true, *known)
+        positive = python(candidates[-1])
     averaging: dict[str, Any] = (
         {"average": "binary", "pos_label": positive} if task == "binary" else {"average": "macro"}
     )
@@ -449,7 +449,7 @@ def _classification_report(
         y_true, y_pred, labels=labels, zero_division=0
     )
     per_class = {
-        str(_python(label)): {
+        str(python(label)): {
             "precision": float(precision[i]),
             "recall": float(recall[i]),
             "f1": float(f1[i]),
@@ -463,7 +463,7 @@ def _classification_report(
         metrics={k: float(v) for k, v in values.items()},
         per_class=per_class,
         confusion_matrix=matrix.astype(int).tolist(),
-        labels=[_python(label) for label in labels],
+        labels=[python(label) for label in labels],
         positive_label=positive,
         calibration=calibration,
     )
@@ -480,8 +480,8 @@ def _probability_metrics(
     from sklearn import metrics as skm
 
     out: dict[str, float] = {}
-    present = set(_labels_of(y_true).tolist())
-    unknown = present - {_python(c) for c in classes}
+    present = set(labels_of(y_true).tolist())
+    unknown = present - {python(c) for c in classes}
     if unknown:
         notes.append(
             f"roc_auc and log_loss omitted: y holds labels the model never learned "
@@ -491,7 +491,7 @@ def _probability_metrics(
     if len(present) < 2:
         notes.append("roc_auc omitted: y holds a single class, so ranking is undefined")
     elif task == "binary":
-        out["roc_auc"] = skm.roc_auc_score(_as_positive(y_true, positive), proba[:, 1])
+        out["roc_auc"] = skm.roc_auc_score(as_positive(y_true, positive), proba[:, 1])
     else:
         try:
             out["roc_auc"] = skm.roc_auc_score(
@@ -509,7 +509,7 @@ def _calibration(
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import brier_score_loss
 
-    target = _as_positive(y_true, positive)
+    target = as_positive(y_true, positive)
     if not (target.any() and not target.all()):
         notes.append("calibration omitted: y holds a single class")
         return None
@@ -524,15 +524,6 @@ def _calibration(
         "bin_counts": [int(c) for c in counts if c > 0],
         "brier_score": float(brier_score_loss(target, scores)),
     }
-
-
-def _as_positive(values: np.ndarray, positive: Any) -> np.ndarray:
-    """True where a label is the positive class."""
-    values = np.asarray(values)
-    flags = np.asarray(values == positive)
-    if flags.shape != values.shape or flags.dtype != bool:  # numpy could not compare types
-        flags = np.asarray([_python(v) == positive for v in values], dtype=bool)
-    return flags
 
 
 def _regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> Evaluation:
@@ -562,176 +553,6 @@ def _add_class_balance(result: Evaluation, y_true: np.ndarray) -> None:
             f"classes are imbalanced (majority/minority = {balance['imbalance_ratio']:.3g} > "
             f"{balance['threshold']:g}); consider class_weight='balanced', i.e. {{{weights}}}"
         )
-
-
-# -- fairness -------------------------------------------------------------------------------
-def _sensitive_frame(sensitive: Any, rows: int) -> pd.DataFrame:
-    if isinstance(sensitive, pd.Series):
-        frame = sensitive.to_frame(name="sensitive" if sensitive.name is None else sensitive.name)
-    elif isinstance(sensitive, pd.DataFrame):
-        frame = sensitive
-    else:
-        raise InvalidInput(
-            f"sensitive: expected a pandas DataFrame or Series, got {type(sensitive).__name__}"
-        )
-    if len(frame) != rows:
-        raise InvalidInput(
-            f"sensitive: has {len(frame)} rows but X has {rows}; pass the sensitive columns "
-            "of the same rows, in the same order"
-        )
-    frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
-
-
-def _fairness_pairs(
-    fairness: Sequence[tuple[str, str]] | None, groups: pd.DataFrame | None, task: str
-) -> list[tuple[str, str]]:
-    if fairness is None:
-        if groups is None:
-            return []
-        default = "mae" if task == "regression" else "accuracy"
-        return [(default, column) for column in groups.columns]
-    if groups is None:
-        raise InvalidInput(
-            "fairness: needs the sensitive columns; pass sensitive= a DataFrame (or Series) "
-            "with one column per attribute, row-aligned with X"
-        )
-    if isinstance(fairness, str | bytes) or not isinstance(fairness, Sequence):
-        raise InvalidInput(
-            f"fairness: expected a list of (metric, column) pairs, got {type(fairness).__name__}"
-        )
-    allowed = _fairness_allowed(task)
-    pairs = []
-    for item in fairness:
-        if not (isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 2):
-            raise InvalidInput(f"fairness: {item!r} is not a (metric, column) pair")
-        metric, column = str(item[0]), str(item[1])
-        if metric not in allowed:
-            other = "" if metric not in FAIRNESS_METRICS else f" for a {task} task"
-            raise InvalidInput(
-                f"fairness: metric {metric!r} is not available{other}; use one of "
-                f"{', '.join(allowed)}"
-            )
-        if column not in groups.columns:
-            raise InvalidInput(
-                f"fairness: sensitive column {column!r} not found; available columns: "
-                f"{', '.join(map(repr, groups.columns))}"
-            )
-        pairs.append((metric, column))
-    return pairs
-
-
-def _fairness_allowed(task: str) -> tuple[str, ...]:
-    if task == "regression":
-        return REGRESSION_FAIRNESS
-    if task == "binary":
-        return CLASSIFICATION_FAIRNESS
-    return tuple(m for m in CLASSIFICATION_FAIRNESS if m != "selection_rate")
-
-
-def gap_key(metric: str, column: str) -> str:
-    """The metric name of a fairness gap: ``f"{metric}_gap_{column}"``, with characters a
-    metric key cannot hold replaced by ``_`` (so the report and the run use one name)."""
-    return _KEY_CHARS.sub("_", f"{metric}_gap_{column}")
-
-
-def _positive_scores(task: str, proba: np.ndarray | None) -> np.ndarray | None:
-    return proba[:, 1] if task == "binary" and proba is not None else None
-
-
-def _add_fairness(
-    result: Evaluation,
-    pairs: list[tuple[str, str]],
-    groups: pd.DataFrame,
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    proba: np.ndarray | None,
-    proba_classes: np.ndarray | None,
-    scores: np.ndarray | None,
-) -> None:
-    for metric, column in pairs:
-        codes, uniques = pd.factorize(groups[column], use_na_sentinel=False)
-        per_group: dict[str, float] = {}
-        for code, group in enumerate(uniques):
-            rows = np.flatnonzero(codes == code)
-            name = "<missing>" if _is_missing(group) else str(_python(group))
-            value = _group_metric(
-                metric,
-                result,
-                y_true[rows],
-                y_pred[rows],
-                None if proba is None else proba[rows],
-                proba_classes,
-                None if scores is None else scores[rows],
-            )
-            if isinstance(value, str):
-                result.notes.append(f"fairness {metric} on {column}={name} skipped: {value}")
-                continue
-            per_group[name] = float(value)
-        result.fairness_groups.setdefault(column, {})[metric] = per_group
-        finite = [v for v in per_group.values() if math.isfinite(v)]
-        key = gap_key(metric, column)
-        if not finite:
-            result.fairness_gaps[key] = math.nan
-            result.notes.append(f"{key} is undefined: no group of {column!r} could be scored")
-            continue
-        result.fairness_gaps[key] = float(max(finite) - min(finite))
-        if len(finite) == 1:
-            result.notes.append(f"{key} compares a single group of {column!r}, so it is 0")
-
-
-def _group_metric(
-    metric: str,
-    result: Evaluation,
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    proba: np.ndarray | None,
-    classes: np.ndarray | None,
-    scores: np.ndarray | None,
-) -> float | str:
-    """The metric on one group, or a string saying why it was skipped."""
-    from sklearn import metrics as skm
-
-    positive = result.positive_label
-    averaging: dict[str, Any] = (
-        {"average": "binary", "pos_label": positive}
-        if result.task == "binary"
-        else {"average": "macro"}
-    )
-    if metric == "accuracy":
-        return skm.accuracy_score(y_true, y_pred)
-    if metric in ("precision", "recall", "f1"):
-        function = {
-            "precision": skm.precision_score,
-            "recall": skm.recall_score,
-            "f1": skm.f1_score,
-        }[metric]
-        return function(y_true, y_pred, zero_division=0, **averaging)
-    if metric == "selection_rate":
-        return float(np.mean(_as_positive(y_pred, positive)))
-    if metric == "rmse":
-        return math.sqrt(skm.mean_squared_error(np.asarray(y_true, dtype=np.float64), y_pred))
-    if metric == "mae":
-        return skm.mean_absolute_error(np.asarray(y_true, dtype=np.float64), y_pred)
-    # roc_auc
-    if proba is None:
-        return "the model has no usable predict_proba()"
-    if len(_labels_of(y_true)) < 2:
-        return "fewer than 2 classes in the group"
-    if result.task == "binary":
-        return skm.roc_auc_score(_as_positive(y_true, positive), scores)
-    try:
-        return skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
-    except ValueError as exc:
-        return str(exc)
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 # -- permutation importance -----------------------------------------------------------------
@@ -794,7 +615,7 @@ def _main_scorer(model: Any, task: str, result: Evaluation) -> tuple[Callable[..
     if task == "binary" and "roc_auc" in result.metrics:
         positive = result.positive_label
         return (
-            lambda m, X, y: skm.roc_auc_score(_as_positive(y, positive), m.predict_proba(X)[:, 1]),
+            lambda m, X, y: skm.roc_auc_score(as_positive(y, positive), m.predict_proba(X)[:, 1]),
             "roc_auc",
         )
     return (lambda m, X, y: skm.accuracy_score(y, np.asarray(m.predict(X)).ravel()), "accuracy")
@@ -816,7 +637,7 @@ def _figures(
         )
     if proba is not None and proba_classes is not None and "roc_auc" in result.metrics:
         out["roc_curve"] = draw.roc_figure(
-            y_true, proba, [_python(c) for c in proba_classes], result.positive_label
+            y_true, proba, [python(c) for c in proba_classes], result.positive_label
         )
     if result.calibration is not None:
         out["calibration"] = draw.calibration_figure(result.calibration)
@@ -826,21 +647,3 @@ def _figures(
 
 
 # -- JSON -----------------------------------------------------------------------------------
-def _python(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(_json_safe(k)): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_safe(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

@@ -156,7 +156,7 @@ def _objective_gates(project: Any, metrics: dict[str, float], notes: list[str]) 
             gates.append(Gate(objective.metric, condition, None, False, "not measured"))
         else:
             gates.append(Gate(objective.metric, condition, value, objective.passes(value)))
-    from loopml.models.evaluation import gap_key
+    from loopml.models.fairness import gap_key
 
     for rule in project.fairness_rules():
         key = gap_key(rule.metric, rule.column)
