@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 PIPELINE_FILE = """
 import pandas as pd
@@ -38,21 +34,7 @@ def training(C: float = 1.0):
 """
 
 
-def loopml(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LOOPML_HOME": str(tmp_path / "home")}
-    env.pop("LOOPML_STORE", None)
-    env.pop("LOOPML_ARTIFACTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "loopml.cli.main", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def test_run_then_show_then_run_again_from_cache(tmp_path):
+def test_run_then_show_then_run_again_from_cache(tmp_path, loopml):
     (tmp_path / "flow.py").write_text(PIPELINE_FILE)
     first = loopml(tmp_path, "pipeline", "run", "flow.py:training", "--param", "C=0.5")
     assert first.returncode == 0, first.stderr
@@ -69,7 +51,7 @@ def test_run_then_show_then_run_again_from_cache(tmp_path):
     assert "cached" in loopml(tmp_path, "pipeline", "show", second_id).stdout
 
 
-def test_bad_pipeline_commands_exit_with_one_clear_line(tmp_path):
+def test_bad_pipeline_commands_exit_with_one_clear_line(tmp_path, loopml):
     (tmp_path / "flow.py").write_text(PIPELINE_FILE)
     for args, message in [
         (["pipeline", "run", "flow.py:training", "--param", "gamma=2"], "gamma"),
@@ -82,7 +64,7 @@ def test_bad_pipeline_commands_exit_with_one_clear_line(tmp_path):
         assert message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_params_from_loopml_yaml_then_file_then_flags(tmp_path):
+def test_params_from_loopml_yaml_then_file_then_flags(tmp_path, loopml):
     (tmp_path / "flow.py").write_text(PIPELINE_FILE)
     (tmp_path / "loopml.yaml").write_text(
         "name: iris\ntask: multiclass\ntarget: target\nparams:\n  training:\n    C: 0.01\n"

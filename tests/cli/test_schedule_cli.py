@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -23,21 +19,7 @@ training = Pipeline()
 """
 
 
-def loopml(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LOOPML_HOME": str(tmp_path / "home")}
-    env.pop("LOOPML_STORE", None)
-    env.pop("LOOPML_ARTIFACTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "loopml.cli.main", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_schedule_add_list_run_once_and_remove(tmp_path):
+def test_schedule_add_list_run_once_and_remove(tmp_path, loopml):
     (tmp_path / "train.py").write_text(PIPELINE_FILE)
     added = loopml(
         tmp_path,
@@ -72,7 +54,7 @@ def test_schedule_add_list_run_once_and_remove(tmp_path):
     assert json.loads(loopml(tmp_path, "schedule", "list", "--json").stdout) == []
 
 
-def test_bad_schedule_commands_exit_with_one_clear_line(tmp_path):
+def test_bad_schedule_commands_exit_with_one_clear_line(tmp_path, loopml):
     (tmp_path / "train.py").write_text(PIPELINE_FILE)
     for args, message in [
         (
