@@ -15,13 +15,16 @@ from loopml.store.entities import (
     ArtifactRecord,
     DatasetRecord,
     Experiment,
+    Feedback,
     MetricSeries,
     ModelVersion,
+    PredictionEvent,
     RegisteredModel,
     Run,
     RunInfo,
     RunStatus,
     Schedule,
+    ServiceStats,
 )
 
 
@@ -192,6 +195,58 @@ class Store(ABC):
     def finish_schedule_run(
         self, name: str, *, started: int, status: str, run_id: str | None, error: str | None
     ) -> None: ...
+
+    # prediction log, feedback and service stats
+    @abstractmethod
+    def log_predictions(self, events: Sequence[PredictionEvent]) -> int:
+        """Append a batch atomically; ids already stored are skipped. Returns how many were new."""
+
+    @abstractmethod
+    def get_prediction(self, prediction_id: str) -> PredictionEvent:
+        """One logged prediction by its id (NotFound if it was never logged)."""
+
+    @abstractmethod
+    def list_predictions(
+        self,
+        model: str,
+        *,
+        version: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        last: int | None = None,
+        status: str | None = None,
+        shadow: bool | None = False,
+    ) -> list[PredictionEvent]:
+        """A model's predictions in [since, until), oldest first; ``last`` keeps the newest N."""
+
+    @abstractmethod
+    def add_feedback(self, feedback: Feedback) -> Feedback:
+        """Attach a label or suggestion to a logged prediction; returns the stored record."""
+
+    @abstractmethod
+    def list_feedback(
+        self,
+        model: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        prediction_ids: Sequence[str] | None = None,
+    ) -> list[Feedback]:
+        """Feedback on a model's predictions, by feedback time in [since, until), oldest first."""
+
+    @abstractmethod
+    def review_queue(self, model: str | None = None, *, limit: int = 100) -> list[PredictionEvent]:
+        """Predictions sent to human review that have no feedback yet, oldest first."""
+
+    @abstractmethod
+    def log_service_stats(self, stats: ServiceStats) -> None:
+        """Store one service instance's snapshot of one interval."""
+
+    @abstractmethod
+    def list_service_stats(
+        self, model: str, *, since: int | None = None, until: int | None = None
+    ) -> list[ServiceStats]:
+        """A model's service snapshots with time in [since, until), oldest first."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -172,3 +172,62 @@ class Schedule:
     last_status: str | None = None
     last_run_id: str | None = None
     last_error: str | None = None
+
+
+# -- prediction log, feedback and service stats (migration 0005) -----------------------------
+PREDICTION_STATUSES = ("ok", "abstained", "fallback", "review")
+FEEDBACK_KINDS = ("label", "suggestion")
+
+
+@dataclass(frozen=True)
+class PredictionEvent:
+    """One row answered by the prediction service, appended to the log off the request path.
+
+    ``prediction_id`` is 32 lowercase hex characters (``uuid4().hex``); ``inputs`` and
+    ``outputs`` are JSON-serialisable (PII already hashed by the caller). ``shadow`` marks a
+    challenger's answer that was logged but not returned."""
+
+    prediction_id: str
+    model: str
+    version: int
+    time: int
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    confidence: float | None
+    status: str  # one of PREDICTION_STATUSES
+    latency_ms: float
+    shadow: bool = False
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The true label of a prediction (``kind="label"``) or a better answer a user suggests
+    (``kind="suggestion"``). Several per prediction are allowed: the newest label wins."""
+
+    prediction_id: str
+    label: Any
+    kind: str = "label"  # one of FEEDBACK_KINDS
+    source: str | None = None
+    comment: str | None = None
+    time: int = 0  # 0: the store sets now
+    feedback_id: int | None = None  # set by the store
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    """One snapshot of one service instance (``host:pid``) over one interval ending at
+    ``time``. ``errors`` maps HTTP status codes (as text) to counts; ``latency_ms`` holds
+    p50/p95/p99; ``quality`` holds the validation counts (rejected rows, unseen categories...)."""
+
+    model: str
+    instance: str
+    time: int
+    interval_s: float
+    requests: int
+    rows: int
+    errors: dict[str, int]
+    latency_ms: dict[str, float]
+    cpu_percent: float
+    rss_bytes: int
+    dropped_events: int
+    quality: dict[str, Any]

@@ -30,6 +30,7 @@ from loopml.store.entities import (
     RunInfo,
     RunStatus,
 )
+from loopml.store.sql_predictions import SqlPredictions
 from loopml.store.sql_registry import SqlRegistry
 from loopml.store.sql_schedules import SqlSchedules
 from loopml.store.sql_upsert import insert_ignore, upsert
@@ -44,7 +45,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlStore(SqlRegistry, SqlSchedules, Store):
+class SqlStore(SqlRegistry, SqlSchedules, SqlPredictions, Store):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = create_engine(uri)

@@ -238,3 +238,61 @@ schedules = Table(
     Column("last_run_id", String(32), nullable=True),
     Column("last_error", Text, nullable=True),
 )
+
+# -- prediction log, feedback and service stats (migration 0005) ----------------------------
+# Appended in batches by the prediction service; ``prediction_id`` is the client's uuid4 hex, so
+# a retried batch is ignored row by row instead of duplicated. JSON columns are text (orjson).
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("prediction_id", String(32), primary_key=True),
+    Column("model", String(KEY_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("inputs", Text, nullable=False),  # JSON
+    Column("outputs", Text, nullable=False),  # JSON
+    Column("confidence", Float, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("shadow", Boolean, nullable=False),
+    Index("ix_predictions_model_time", "model", "time"),
+    Index("ix_predictions_status", "status"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("feedback_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "prediction_id",
+        String(32),
+        ForeignKey("predictions.prediction_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("time", BigInteger, nullable=False),
+    Column("label", Text, nullable=False),  # JSON
+    Column("kind", String(16), nullable=False),
+    Column("source", String(KEY_LENGTH), nullable=True),
+    Column("comment", Text, nullable=True),
+    Index("ix_feedback_prediction", "prediction_id"),
+    Index("ix_feedback_time", "time"),
+)
+
+service_stats = Table(
+    "service_stats",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(KEY_LENGTH), nullable=False),
+    Column("instance", String(KEY_LENGTH), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("errors", Text, nullable=False),  # JSON
+    Column("latency_ms", Text, nullable=False),  # JSON
+    Column("cpu_percent", Float, nullable=False),
+    Column("rss_bytes", BigInteger, nullable=False),
+    Column("dropped_events", BigInteger, nullable=False),
+    Column("quality", Text, nullable=False),  # JSON
+    Index("ix_service_stats_model_time", "model", "time"),
+)
