@@ -11,6 +11,7 @@ from loopml.cli.init import init_command
 from loopml.cli.models import models_app
 from loopml.cli.pipelines import pipeline_app, schedule_app, scheduler
 from loopml.cli.runs import experiments_app, runs_app
+from loopml.cli.serve import serve_command
 
 app = typer.Typer(
     name="loopml",
@@ -25,6 +26,7 @@ app.command("init")(init_command)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(schedule_app, name="schedule")
 app.command("scheduler")(scheduler)
+app.command("serve")(serve_command)
 
 
 @app.callback()

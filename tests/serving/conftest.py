@@ -1,0 +1,121 @@
+"""Serving tests: a per-test store, registered models, and a real uvicorn server in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import loopml
+from loopml.tracking import state
+
+
+@pytest.fixture(autouse=True)
+def serving_store(sqlite_url: str, tmp_path: Path, monkeypatch) -> Iterator[str]:
+    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
+    for name in ("LOOPML_STORE", "LOOPML_ARTIFACTS", "LOOPML_TOKEN", "LOOPML_PII_SALT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    loopml.configure(store=sqlite_url, artifacts=str(tmp_path / "artifacts"))
+    yield sqlite_url
+    loopml.configure()
+    with state._lock:
+        state._close_store()
+
+
+def breast_cancer() -> tuple[pd.DataFrame, pd.Series]:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    X = data.data
+    X.columns = [c.replace(" ", "_") for c in X.columns]
+    return X, data.target
+
+
+def register_classifier(name: str = "cancer", *, C: float = 1.0, alias: str = "champion") -> Any:
+    """A scaled LogisticRegression on breast_cancer, registered and aliased."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = breast_cancer()
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000)).fit(X, y)
+    mv = loopml.register_model(model, name, input_example=X.head(50), training_data=X)
+    loopml.set_alias(name, alias, mv.version)
+    return model
+
+
+def register_city_model(name: str = "rent") -> Any:
+    """A classifier with a categorical column, so unseen categories can be sent."""
+    import numpy as np
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame(
+        {
+            "area": rng.uniform(20, 120, n),
+            "city": rng.choice(["lyon", "paris", "nantes"], n),
+        }
+    )
+    y = ((X["area"] > 60) ^ (X["city"] == "paris")).astype(int)
+    model = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["city"]), remainder="passthrough"
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(X, y)
+    mv = loopml.register_model(model, name, input_example=X.head(20), training_data=X)
+    loopml.set_alias(name, "champion", mv.version)
+    return model
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
+    import uvicorn
+
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def kit() -> Any:
+    """The helpers above, for test modules (pytest's importlib mode cannot import conftest)."""
+    import types
+
+    return types.SimpleNamespace(
+        breast_cancer=breast_cancer,
+        register_classifier=register_classifier,
+        register_city_model=register_city_model,
+        running=running,
+    )
