@@ -84,7 +84,8 @@ def _json_routes(app: FastAPI, service: PredictionService, options: ServeOptions
         """Predict rows; low-confidence rows follow the policy of loopml.yaml."""
         try:
             payload = load_json(await read_body(request, options.max_body_bytes))
-            parsed = parse_rows(payload, service.champion.columns, max_rows=options.max_request_rows)
+            columns = service.champion.columns
+            parsed = parse_rows(payload, columns, max_rows=options.max_request_rows)
             if parsed.problems:
                 raise PayloadError(422, "the request does not match the signature", parsed.problems)
             answer = await service.predict(parsed.rows)

@@ -19,6 +19,7 @@ instead of queueing without bound; a job that waited past the bound anyway is sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -100,10 +101,8 @@ class MicroBatcher:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         for job in self._queue:
             if not job.future.done():
@@ -211,7 +210,10 @@ class MicroBatcher:
                 continue
             if now - job.enqueued > bound:
                 job.future.set_exception(
-                    Overloaded(self._retry_after(), "the request waited past the latency bound; try again later")
+                    Overloaded(
+                        self._retry_after(),
+                        "the request waited past the latency bound; try again later",
+                    )
                 )
                 continue
             jobs.append(job)

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 from prometheus_client import (
     CollectorRegistry,
-    Counter as PromCounter,
     Gauge,
     Histogram,
     ProcessCollector,
     generate_latest,
+)
+from prometheus_client import (
+    Counter as PromCounter,
 )
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

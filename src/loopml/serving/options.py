@@ -48,7 +48,8 @@ class ServeOptions:
                 raise InvalidInput(f"serve option {name}: must be >= 0, got {value!r}")
         if self.unseen_categories not in ("reject", "flag"):
             raise InvalidInput(
-                f"serve option unseen_categories: 'reject' or 'flag', got {self.unseen_categories!r}"
+                "serve option unseen_categories: 'reject' or 'flag', "
+                f"got {self.unseen_categories!r}"
             )
         if self.challenger_mode not in CHALLENGER_MODES:
             raise InvalidInput(

@@ -246,10 +246,14 @@ class PredictionService:
             answer = fallback.predict(frame.iloc[positions][fallback.columns])
             for j, p in enumerate(positions):
                 predictions[p] = _plain(answer.predictions[j])
-            if probabilities is not None and answer.probabilities is not None:
-                if answer.probabilities.shape[1] == probabilities.shape[1]:
-                    probabilities = probabilities.copy()
-                    probabilities[positions] = answer.probabilities
+            same_classes = (
+                probabilities is not None
+                and answer.probabilities is not None
+                and answer.probabilities.shape[1] == probabilities.shape[1]
+            )
+            if same_classes:
+                probabilities = probabilities.copy()  # type: ignore[union-attr]
+                probabilities[positions] = answer.probabilities
         for p in positions:
             statuses[p] = status
         return statuses, predictions, probabilities
