@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated
+import shutil
+import tempfile
+from typing import Annotated, Any
 
 import typer
 
@@ -76,6 +78,18 @@ def serve_command(
     )
     if project_path:
         os.environ["LOOPML_SERVE_PROJECT"] = project_path
+    metrics_dir = None
+    if workers > 1:  # /metrics sums every worker's figures
+        metrics_dir = tempfile.mkdtemp(prefix="loopml-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run(uvicorn, host, port, workers, access_log)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run(uvicorn: Any, host: str, port: int, workers: int, access_log: bool) -> None:
     uvicorn.run(
         "loopml.serving.app:app_from_env",
         factory=True,

@@ -1,13 +1,20 @@
 """Prometheus metrics of one service process, plus the interval figures stored for monitoring.
 
 Each app owns its own ``CollectorRegistry`` (two apps in one process, as in tests, never
-share counters). ``snapshot()`` returns and resets the interval figures (requests, errors,
-latency percentiles, data quality counts) that the prediction log writes to the store as
-``ServiceStats`` every few seconds, so monitoring can chart the platform over time.
+share counters). With several workers (``loopml serve --workers N``),
+``PROMETHEUS_MULTIPROC_DIR`` is set and every worker writes its figures to files there;
+``/metrics``, whichever worker answers it, then sums all workers' counters and histograms
+(prometheus_client's multiprocess mode), and reports each worker's CPU and memory under its
+``pid`` label.
+
+``snapshot()`` returns and resets the interval figures (requests, errors, latency percentiles,
+data quality counts) that the prediction log writes to the store as ``ServiceStats`` every few
+seconds, so monitoring can chart the platform over time.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from typing import Any
@@ -33,7 +40,19 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        if self.multiprocess:
+            self.worker_cpu = Gauge(
+                "loopml_worker_cpu_seconds", "CPU seconds of each worker process",
+                registry=r, multiprocess_mode="all",
+            )
+            self.worker_memory = Gauge(
+                "loopml_worker_resident_memory_bytes", "Resident memory of each worker process",
+                registry=r, multiprocess_mode="all",
+            )
+        else:
+            # process_cpu_seconds_total, process_resident_memory_bytes
+            ProcessCollector(registry=r)
         self.requests = PromCounter(
             "loopml_requests", "HTTP requests by endpoint and status code",
             ["endpoint", "code"], registry=r,
@@ -70,14 +89,16 @@ class ServiceMetrics:
             registry=r,
         )
         self.log_pending = Gauge(
-            "loopml_prediction_log_pending", "Prediction events waiting to be stored", registry=r
+            "loopml_prediction_log_pending", "Prediction events waiting to be stored", registry=r,
+            multiprocess_mode="livesum",
         )
         self.log_failures = PromCounter(
             "loopml_prediction_log_write_failures", "Failed writes to the store (retried)",
             registry=r,
         )
         self.model_version = Gauge(
-            "loopml_model_version", "Version served per role", ["role"], registry=r
+            "loopml_model_version", "Version served per role", ["role"], registry=r,
+            multiprocess_mode="max",
         )
         self.reloads = PromCounter(
             "loopml_model_reloads", "Hot reloads by outcome", ["outcome"], registry=r
@@ -142,7 +163,27 @@ class ServiceMetrics:
 
     # -- reading --------------------------------------------------------------------
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        self.sample_process()
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
+
+    def sample_process(self) -> None:
+        """Record this worker's CPU and memory (multiprocess mode: called on a cadence)."""
+        if not self.multiprocess:
+            return
+        times = os.times()
+        self.worker_cpu.set(times.user + times.system)
+        try:
+            import psutil
+
+            self.worker_memory.set(psutil.Process().memory_info().rss)
+        except Exception:  # noqa: BLE001 - psutil missing or refused
+            pass
 
     def snapshot(self) -> dict[str, Any]:
         """The figures since the previous snapshot, then start a new interval."""

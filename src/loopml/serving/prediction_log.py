@@ -42,6 +42,7 @@ class PredictionLog:
         batch_size: int = 5_000,
         stats_interval: float = 10.0,
         snapshot: Callable[[], dict[str, Any]] | None = None,
+        on_tick: Callable[[], None] | None = None,
         on_drop: Callable[[int], None] | None = None,
         on_failure: Callable[[], None] | None = None,
     ) -> None:
@@ -54,6 +55,7 @@ class PredictionLog:
         self.batch_size = batch_size
         self.stats_interval = stats_interval
         self._snapshot = snapshot
+        self._on_tick = on_tick
         self._on_drop = on_drop
         self._on_failure = on_failure
         self._buffer: deque[PredictionEvent] = deque()
@@ -150,6 +152,8 @@ class PredictionLog:
             self._wake.clear()
             try:
                 self.flush()
+                if self._on_tick is not None:
+                    self._on_tick()
                 if time.monotonic() - self._last_stats >= self.stats_interval:
                     self.write_stats()
             except Exception as exc:  # noqa: BLE001 - the log thread must outlive any failure

@@ -112,6 +112,7 @@ class PredictionService:
                 flush_interval=self.options.flush_interval_s,
                 stats_interval=self.options.stats_interval_s,
                 snapshot=self.metrics.snapshot,
+                on_tick=self.metrics.sample_process,
                 on_drop=self.metrics.log_dropped.inc,
                 on_failure=self.metrics.log_failures.inc,
             )
