@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from loopml.store.entities import (
+    Alert,
     AliasEvent,
     ArtifactRecord,
     DatasetRecord,
     Experiment,
     Feedback,
     MetricSeries,
+    ModelReference,
     ModelVersion,
     PredictionEvent,
     RegisteredModel,
@@ -247,6 +249,38 @@ class Store(ABC):
         self, model: str, *, since: int | None = None, until: int | None = None
     ) -> list[ServiceStats]:
         """A model's service snapshots with time in [since, until), oldest first."""
+
+    # -- monitoring: references and alerts --------------------------------------------
+    @abstractmethod
+    def set_model_reference(self, reference: ModelReference) -> ModelReference:
+        """Store (or replace) the reference profile of a model version."""
+
+    @abstractmethod
+    def get_model_reference(self, name: str, version: int) -> ModelReference:
+        """The reference of a version; NotFound when it was registered without one."""
+
+    @abstractmethod
+    def fire_alert(
+        self,
+        model: str,
+        rule: str,
+        *,
+        severity: str,
+        message: str,
+        evidence: dict[str, Any],
+        now: int | None = None,
+    ) -> tuple[Alert, bool]:
+        """Open an alert, or update the open one of (model, rule); True when newly opened."""
+
+    @abstractmethod
+    def resolve_alert(self, model: str, rule: str, *, now: int | None = None) -> Alert | None:
+        """Resolve the open alert of (model, rule), if any; return it."""
+
+    @abstractmethod
+    def list_alerts(
+        self, model: str | None = None, *, status: str | None = None, limit: int = 1000
+    ) -> list[Alert]:
+        """Alerts, newest first, optionally of one model and one status."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -231,3 +231,45 @@ class ServiceStats:
     rss_bytes: int
     dropped_events: int
     quality: dict[str, Any]
+
+
+# -- monitoring (migration 0006) ---------------------------------------------------------------
+ALERT_STATUSES = ("open", "resolved")
+ALERT_SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    """What monitoring compares live traffic with, stored when a version is registered.
+
+    ``profile_sha256`` is a JSON blob (``loopml.data.profile.profile_frame`` of the features,
+    the target and the model's predictions); ``sample_sha256`` a Parquet blob of at most
+    ``sample_rows`` rows for the tests that need raw values.
+    """
+
+    name: str
+    version: int
+    profile_sha256: str
+    rows: int
+    sample_rows: int = 0
+    sample_sha256: str | None = None
+    target: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    created_time: int = 0
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert episode: opened when a rule fires, updated while it fires, then resolved."""
+
+    alert_id: int
+    model: str
+    rule: str
+    status: str
+    severity: str
+    opened_time: int
+    last_seen_time: int
+    count: int
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    resolved_time: int | None = None

@@ -16,8 +16,8 @@ from loopml.errors import StoreError
 from loopml.store.engine import WRITE, is_sqlite
 
 VERSION_TABLE = "loopml_schema_version"
-HEAD = "0005"
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+HEAD = "0006"
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 _PG_MIGRATION_LOCK = 0x6C6F6F706D6C  # any constant: serialises migrations across processes
 
 

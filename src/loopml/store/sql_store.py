@@ -30,6 +30,7 @@ from loopml.store.entities import (
     RunInfo,
     RunStatus,
 )
+from loopml.store.sql_monitoring import SqlMonitoring
 from loopml.store.sql_predictions import SqlPredictions
 from loopml.store.sql_registry import SqlRegistry
 from loopml.store.sql_schedules import SqlSchedules
@@ -45,7 +46,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlStore(SqlRegistry, SqlSchedules, SqlPredictions, Store):
+class SqlStore(SqlRegistry, SqlSchedules, SqlPredictions, SqlMonitoring, Store):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = create_engine(uri)

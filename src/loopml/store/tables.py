@@ -296,3 +296,44 @@ service_stats = Table(
     Column("quality", Text, nullable=False),  # JSON
     Index("ix_service_stats_model_time", "model", "time"),
 )
+
+# -- monitoring (migration 0006) ------------------------------------------------------------
+# What monitoring compares live traffic with, stored at registration so the raw training data
+# is never needed again: a profile (JSON blob) and a bounded sample (Parquet blob).
+model_references = Table(
+    "model_references",
+    metadata,
+    Column("name", String(KEY_LENGTH), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("profile_sha256", String(64), nullable=False),
+    Column("sample_sha256", String(64), nullable=True),
+    Column("rows", BigInteger, nullable=False),
+    Column("sample_rows", BigInteger, nullable=False),
+    Column("target", String(KEY_LENGTH), nullable=True),
+    Column("details", Text, nullable=False),  # JSON: source, classes, column roles
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+)
+
+# One row per alert episode: opened when a rule fires, updated (not duplicated) while it keeps
+# firing, resolved when the condition clears.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(KEY_LENGTH), nullable=False),
+    Column("rule", String(KEY_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("severity", String(16), nullable=False),
+    Column("opened_time", BigInteger, nullable=False),
+    Column("last_seen_time", BigInteger, nullable=False),
+    Column("resolved_time", BigInteger, nullable=True),
+    Column("count", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON
+    Index("ix_alerts_model_rule_status", "model", "rule", "status"),
+)
