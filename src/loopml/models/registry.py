@@ -33,6 +33,9 @@ def register_model(
     *,
     input_example: Any = None,
     training_data: Any = None,
+    target: str | None = None,
+    reference_data: Any = None,
+    reference_sample_rows: int = 5_000,
     run: Run | str | None = None,
     flavor: str | None = None,
     trusted_pickle: bool = False,
@@ -45,6 +48,11 @@ def register_model(
 
     The signature is inferred from ``input_example`` (and ``training_data`` for categories,
     nullability and ranges). Lineage and metrics come from ``run`` (default: the active run).
+
+    Monitoring's reference is stored too (see ``loopml.models.reference``): the profile of
+    ``reference_data`` (default: ``training_data``) with its ``target`` column (default: the
+    target of loopml.yaml, when the data has it) and the model's predictions, plus a sample of
+    at most ``reference_sample_rows`` rows.
     """
     from loopml.models.flavors import dump_model
 
@@ -54,6 +62,9 @@ def register_model(
     payload, flavor = dump_model(model, flavor=flavor, trusted_pickle=trusted_pickle)
     trusted = _types_to_trust(payload, flavor, trusted_types)
     signature = _signature(model, input_example, training_data)
+    reference = _reference(
+        model, signature, training_data, reference_data, target, reference_sample_rows
+    )
     example_sha = _store_example(input_example)
     blob = state.get_artifacts().put_bytes(payload)
     lineage, run_metrics = _lineage_and_metrics(run_id)
@@ -78,6 +89,10 @@ def register_model(
             [ArtifactRecord(f"models/{name}/v{version.version}.{flavor}", blob.sha256, blob.size)],
         )
         store.set_tags(run_id, {f"loopml.model.{name}": str(version.version)})
+    if reference is not None:
+        from loopml.models.reference import store_reference
+
+        store_reference(version, reference[0], target=reference[1], source=reference[2])
     webhooks.send_event(
         "model_version_created",
         {"model": name, "version": version.version, "run_id": run_id, "sha256": blob.sha256},
@@ -220,6 +235,45 @@ def _signature(model: Any, input_example: Any, training_data: Any) -> dict[str, 
         if set(example.columns) <= set(frame.columns):
             training_data = frame[list(example.columns)]
     return infer_signature(input_example, training_data=training_data, model=model).to_dict()
+
+
+def _reference(
+    model: Any,
+    signature: dict[str, Any] | None,
+    training_data: Any,
+    reference_data: Any,
+    target: str | None,
+    sample_rows: int,
+) -> tuple[Any, str | None, str] | None:
+    """Monitoring's reference, built before anything is stored (so bad input stores nothing)."""
+    source = "reference_data" if reference_data is not None else "training_data"
+    data = reference_data if reference_data is not None else training_data
+    if data is None or signature is None:
+        return None
+    from loopml.data.frames import as_frame
+    from loopml.models.reference import build_reference
+
+    frame = as_frame(data, name=source)
+    column = _target(target, frame)
+    features = [c["name"] for c in signature["inputs"]]
+    built = build_reference(model, frame, features, target=column, sample_rows=sample_rows)
+    return built, column, source
+
+
+def _target(target: str | None, frame: Any) -> str | None:
+    """The target column: as given, else loopml.yaml's target when the frame holds it."""
+    if target is not None:
+        return target
+    from loopml.project import find_project, load_project
+
+    found = find_project()
+    if found is None:
+        return None
+    try:
+        spec_target = load_project(found).target
+    except LoopmlError:
+        return None
+    return spec_target if spec_target in frame.columns else None
 
 
 def _store_example(input_example: Any) -> str | None:
