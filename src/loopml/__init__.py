@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "pipeline": "loopml.pipelines.pipeline",
     "PipelineRun": "loopml.pipelines.runs",
     "PipelineFailed": "loopml.pipelines.errors",
+    "drift_report": "loopml.monitoring.drift",
+    "DriftReport": "loopml.monitoring.report",
 }
 
 __all__ = ["__version__", *_EXPORTS]
