@@ -59,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "PipelineFailed": "loopml.pipelines.errors",
     "drift_report": "loopml.monitoring.drift",
     "DriftReport": "loopml.monitoring.report",
+    "monitor": "loopml.monitoring.monitor",
+    "MonitorReport": "loopml.monitoring.monitor",
 }
 
 __all__ = ["__version__", *_EXPORTS]

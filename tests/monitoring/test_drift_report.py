@@ -357,3 +357,26 @@ def test_summary_is_a_readable_table():
     assert text.startswith("Drift: 2 of 4 columns drifted (50%); dataset drift: YES")
     lines = {line.split()[0]: line for line in text.splitlines()[2:] if line.strip()}
     assert "DRIFT" in lines["age"] and "no drift" in lines["income"]
+
+
+def test_p_value_threshold_moves_p_value_tests_only():
+    import numpy as np
+    import pandas as pd
+
+    from loopml.errors import InvalidInput
+    from loopml.monitoring.drift import drift_report
+
+    rng = np.random.default_rng(3)
+    small_ref = pd.DataFrame({"x": rng.normal(size=500)})
+    small_cur = pd.DataFrame({"x": rng.normal(0.12, 1, size=500)})
+    loose = drift_report(small_ref, small_cur, p_value_threshold=0.5)["x"]
+    strict = drift_report(small_ref, small_cur, p_value_threshold=1e-6)["x"]
+    assert loose.test == strict.test == "ks"
+    assert (loose.threshold, strict.threshold) == (0.5, 1e-6)
+    assert loose.p_value == strict.p_value and loose.drifted and not strict.drifted
+    big = drift_report(pd.DataFrame({"x": rng.normal(size=5000)}),
+                       pd.DataFrame({"x": rng.normal(size=5000)}), p_value_threshold=0.2)["x"]
+    assert big.test == "wasserstein" and big.threshold == 0.1
+    for bad in (0, 1, 1.5, True):
+        with pytest.raises(InvalidInput, match="p_value_threshold"):
+            drift_report(small_ref, small_cur, p_value_threshold=bad)

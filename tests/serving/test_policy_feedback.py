@@ -134,3 +134,14 @@ def test_fallback_without_a_model_is_refused_by_the_spec(spec_text):
 
     with pytest.raises(InvalidInput, match="fallback_model"):
         parse_project(spec_text)
+
+
+def test_feedback_right_after_the_prediction_is_accepted(kit):
+    kit.register_classifier()
+    X, _ = kit.breast_cancer()
+    slow_log = ServeOptions(flush_interval_s=30)  # the prediction is still in the buffer
+    with kit.running(create_app("cancer@champion", slow_log)) as url:
+        pid = _post(url, X.head(1))["prediction_ids"][0]
+        r = httpx.post(f"{url}/feedback", json={"prediction_id": pid, "label": 0})
+        assert r.status_code == 201
+    assert [f.prediction_id for f in state.get_store().list_feedback("cancer")] == [pid]

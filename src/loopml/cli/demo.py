@@ -107,7 +107,10 @@ def run_demo(n_runs: int = 6) -> None:
         from loopml.cli.runs import compare_runs
 
         compare_runs(top, as_json=False)
-        _registry_tour(experiment, top[:2], trained, X_train, X_test, y_test)
+        spec = _registry_tour(experiment, top[:2], trained, X_train, y_train, X_test, y_test)
+        from loopml.cli.demo_serving import serving_tour
+
+        serving_tour(experiment, spec, X_test, y_test)
     _pipeline_tour()
     console.print(
         "Next: [bold]loopml runs list -e breast-cancer[/], [bold]loopml models show "
@@ -123,12 +126,23 @@ objectives:
   roc_auc: ">= 0.95"
   latency_p95_ms: 50
   max_model_mb: 20
+serving:
+  confidence_threshold: 0.8
+  below_threshold: review
+monitoring:
+  share_drifted_columns: 0.1
 """
 
 
 def _registry_tour(
-    name: str, run_ids: list[str], trained: dict, X_train: Any, X_test: Any, y_test: Any
-) -> None:
+    name: str,
+    run_ids: list[str],
+    trained: dict,
+    X_train: Any,
+    y_train: Any,
+    X_test: Any,
+    y_test: Any,
+) -> Any:
     """Register the two best runs' models, promote the best through the gates, show the
     refusal of the runner-up, and load the champion by its alias."""
     import loopml as ml
@@ -138,7 +152,12 @@ def _registry_tour(
     spec = parse_project(DEMO_SPEC, source="demo spec")
     versions = [
         ml.register_model(
-            trained[run_id], name, run=run_id, input_example=X_train[:20], training_data=X_train
+            trained[run_id],
+            name,
+            run=run_id,
+            input_example=X_train[:20],
+            training_data=X_train.assign(target=y_train),
+            target="target",  # monitoring's reference keeps the labels, for estimates
         )
         for run_id in run_ids
     ]
@@ -157,6 +176,7 @@ def _registry_tour(
         f"loaded {champion.version.uri} by alias (sha256 checked); predictions for 5 rows: "
         f"{champion.predict(X_test[:5]).tolist()}"
     )
+    return spec
 
 
 def _pipeline_tour() -> None:

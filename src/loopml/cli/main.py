@@ -9,6 +9,7 @@ import typer
 
 from loopml.cli.init import init_command
 from loopml.cli.models import models_app
+from loopml.cli.monitor import monitor_command
 from loopml.cli.pipelines import pipeline_app, schedule_app, scheduler
 from loopml.cli.runs import experiments_app, runs_app
 from loopml.cli.serve import serve_command
@@ -27,6 +28,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(schedule_app, name="schedule")
 app.command("scheduler")(scheduler)
 app.command("serve")(serve_command)
+app.command("monitor")(monitor_command)
 
 
 @app.callback()

@@ -137,18 +137,47 @@ def convert_notebook_command(
 @schedule_app.command("add")
 def add(
     name: str,
-    cron: Annotated[str, typer.Option(help="5 cron fields, UTC, e.g. '0 3 * * *'.")],
-    pipeline: Annotated[str, typer.Option(help="path/to/file.py:pipeline_name")],
+    cron: Annotated[
+        str | None,
+        typer.Option(help="5 cron fields, UTC, e.g. '0 3 * * *' (for --monitor, default: "
+                          "monitoring.schedule of loopml.yaml)."),
+    ] = None,
+    pipeline: Annotated[str | None, typer.Option(help="path/to/file.py:pipeline_name")] = None,
+    monitor: Annotated[
+        str | None,
+        typer.Option(help="A model URI (churn@champion): evaluate its alert rules instead."),
+    ] = None,
     param: ParamOption = None,
     catch_up: Annotated[
         bool, typer.Option(help="Run once at start for runs missed while down.")
     ] = True,
 ) -> None:
     """Store a schedule; ``loopml scheduler`` runs it."""
+    from loopml.errors import InvalidInput
     from loopml.pipelines.schedules import add_schedule
 
-    schedule = add_schedule(name, cron, pipeline, parse_params(param), catch_up=catch_up)
+    if (pipeline is None) == (monitor is None):
+        raise InvalidInput("give exactly one of --pipeline FILE.py:NAME or --monitor MODEL_URI")
+    params = parse_params(param)
+    target = pipeline
+    if monitor is not None:
+        from loopml.models.uris import parse_model_uri
+        from loopml.monitoring.jobs import TARGET
+
+        parse_model_uri(monitor)
+        target, params = TARGET, {"model": monitor, **params}
+        cron = cron or _monitoring_cron()
+    if cron is None:
+        raise InvalidInput("--cron is required: 5 cron fields, e.g. '0 3 * * *'")
+    schedule = add_schedule(name, cron, target, params, catch_up=catch_up)
     console.print(f"schedule {name!r}: next run {_time(schedule.next_run_time)} UTC")
+
+
+def _monitoring_cron() -> str | None:
+    from loopml.project import find_project, load_project
+
+    found = find_project()
+    return load_project(found).monitoring.schedule if found is not None else None
 
 
 @schedule_app.command("list")

@@ -49,8 +49,12 @@ def compare_column(
     threshold_is_global: bool,
     n_reference_rows: int,
     max_sample_for_pvalue: int,
+    p_value_threshold: float | None = None,
 ) -> ColumnDrift:
-    """Compare one column; ``spec``/``threshold`` None mean the defaults."""
+    """Compare one column; ``spec``/``threshold`` None mean the defaults.
+
+    ``p_value_threshold`` replaces the default threshold of p-value tests (KS, chi-square)
+    only: distance tests keep theirs (``monitoring.drift_threshold`` of loopml.yaml)."""
     notes = _side_notes(reference, current)
     if reference.kind == CATEGORICAL and current.kind == TEXT:  # many new values: still test
         current = replace(current, kind=CATEGORICAL)
@@ -138,6 +142,8 @@ def compare_column(
             threshold, threshold_is_global = None, False
         kind = NUMERIC  # still reported as the numeric column it is
 
+    if threshold is None and p_value_threshold is not None and chosen.uses_p_value:
+        threshold, threshold_is_global = p_value_threshold, False
     level = _threshold(name, chosen, threshold, threshold_is_global)
     if reference.kind == NUMERIC:
         outcome = column_tests.run_numeric(chosen, reference, current)

@@ -48,6 +48,7 @@ def drift_report(
     share_drifted_columns: float = 0.5,
     max_sample_for_pvalue: int = 1000,
     categorical: Iterable[str] | None = None,
+    p_value_threshold: float | None = None,
 ) -> DriftReport:
     """Compare ``current`` with ``reference`` column by column.
 
@@ -60,6 +61,8 @@ def drift_report(
     this share of the compared columns drift. ``max_sample_for_pvalue``: references with at
     most this many rows get p-value tests by default, larger ones distance tests.
     ``categorical``: numeric columns to compare as categories (codes, zip codes, ...).
+    ``p_value_threshold``: the level of p-value tests (KS, chi-square) that have no threshold
+    of their own, leaving distance tests at theirs (``monitoring.drift_threshold``).
     """
     if not (isinstance(share_drifted_columns, int | float) and 0 < share_drifted_columns <= 1):
         raise InvalidInput(
@@ -73,6 +76,14 @@ def drift_report(
         or threshold <= 0
     ):
         raise InvalidInput(f"threshold: must be a finite number > 0, got {threshold!r}")
+    if p_value_threshold is not None and (
+        isinstance(p_value_threshold, bool)
+        or not isinstance(p_value_threshold, int | float)
+        or not 0 < p_value_threshold < 1
+    ):
+        raise InvalidInput(
+            f"p_value_threshold: must be a number in (0, 1), got {p_value_threshold!r}"
+        )
 
     profile = reference if is_profile(reference) else None
     ref_frame = None if profile is not None else as_frame(reference, "reference")
@@ -105,7 +116,8 @@ def drift_report(
         cur_side = side_from_series(cur_column, as_categorical=as_categorical)
         choice = choices.get(name, _Choice(None, None))
         return _compare(
-            name, ref_side, cur_side, choice, threshold, n_ref_rows, max_sample_for_pvalue
+            name, ref_side, cur_side, choice, threshold, n_ref_rows, max_sample_for_pvalue,
+            p_value_threshold,
         )
 
     results = _map_columns(one, work)
@@ -131,6 +143,7 @@ def _compare(
     threshold: float | None,
     n_ref_rows: int,
     max_sample_for_pvalue: int,
+    p_value_threshold: float | None = None,
 ) -> ColumnDrift:
     return compare_column(
         name,
@@ -141,6 +154,7 @@ def _compare(
         threshold_is_global=choice.threshold is None and threshold is not None,
         n_reference_rows=n_ref_rows,
         max_sample_for_pvalue=max_sample_for_pvalue,
+        p_value_threshold=p_value_threshold,
     )
 
 

@@ -29,22 +29,22 @@ def render_drift_html(report: DriftReport, *, title: str | None = None) -> str:
     from markupsafe import Markup
 
     columns = list(report.columns.values())
-    figures = [_figure(c) for c in columns]
+    figures = [column_figure(c) for c in columns]
     return (
-        _environment()
+        environment()
         .get_template(TEMPLATE)
         .render(
             report=report,
             title=title,
-            rows=[_row(c, f is not None) for c, f in zip(columns, figures, strict=True)],
+            rows=[column_row(c, f is not None) for c, f in zip(columns, figures, strict=True)],
             figures=figures,
-            plotly_js=Markup(_plotly_js()),
+            plotly_js=Markup(plotly_js()),
         )
     )
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
@@ -57,14 +57,14 @@ def _environment() -> jinja2.Environment:
 
 
 @lru_cache(maxsize=1)
-def _plotly_js() -> str:
+def plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     # The bundle never closes a script tag today; make sure it never can.
     return get_plotlyjs().replace("</script", "<\\/script")
 
 
-def _row(column: ColumnDrift, has_plot: bool) -> dict[str, Any]:
+def column_row(column: ColumnDrift, has_plot: bool) -> dict[str, Any]:
     css = "untested" if not column.meaningful else ("drift" if column.drifted else "ok")
     ref, cur = column.reference, column.current
     return {
@@ -83,7 +83,7 @@ def _row(column: ColumnDrift, has_plot: bool) -> dict[str, Any]:
     }
 
 
-def _figure(column: ColumnDrift) -> dict[str, Any] | None:
+def column_figure(column: ColumnDrift) -> dict[str, Any] | None:
     """A plotly figure as plain data: shares of each side over the shared axis.
 
     Text plotly draws (axis title, categories) is HTML-escaped: plotly reads a few tags in

@@ -167,6 +167,50 @@ class ServingPolicy(_Model):
         return self
 
 
+ALERT_RULES = (
+    "drift",  # the data drifts (share of drifted columns)
+    "prediction_drift",  # the model's predictions drift
+    "performance",  # a realized metric misses its objective (needs feedback labels)
+    "estimated_performance",  # the confidence-based estimate misses its objective
+    "concept_drift",  # a change detector fires on the error stream
+    "error_rate",  # share of HTTP errors, above `above`
+    "latency_p99_ms",  # above `above`
+    "latency_p95_ms",
+    "missing_rate_jump",  # a column's missing rate rose by more than `above`
+)
+_NEEDS_ABOVE = {"error_rate", "latency_p99_ms", "latency_p95_ms", "missing_rate_jump"}
+
+
+class AlertRule(_Model):
+    """One alert rule: what is watched, from which level (`above`), how loud."""
+
+    rule: Literal[ALERT_RULES]  # type: ignore[valid-type]
+    above: NonNegative | None = None
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+    @model_validator(mode="after")
+    def _threshold(self) -> AlertRule:
+        if self.rule in _NEEDS_ABOVE and self.above is None:
+            raise_all(
+                "AlertRule",
+                [(("above",), f"rule {self.rule!r} needs `above: <threshold>`", None)],
+            )
+        return self
+
+
+def default_alert_rules() -> list[AlertRule]:
+    """Rules used when loopml.yaml lists none."""
+    return [
+        AlertRule(rule="drift"),
+        AlertRule(rule="prediction_drift"),
+        AlertRule(rule="performance", severity="critical"),
+        AlertRule(rule="estimated_performance"),
+        AlertRule(rule="concept_drift"),
+        AlertRule(rule="error_rate", above=0.05),
+        AlertRule(rule="missing_rate_jump", above=0.2),
+    ]
+
+
 class MonitoringPolicy(_Model):
     """When live data counts as drifted, over which window, and where alerts go."""
 
@@ -174,6 +218,8 @@ class MonitoringPolicy(_Model):
     share_drifted_columns: Fraction = 0.5
     window: Annotated[str, Field(strict=True)] = "1d"
     alert_webhook: str | None = None
+    alerts: list[AlertRule] = Field(default_factory=default_alert_rules)
+    schedule: str | None = None  # cron: `loopml scheduler` evaluates the alerts on it
 
     @model_validator(mode="after")
     def _check(self) -> MonitoringPolicy:
@@ -185,6 +231,18 @@ class MonitoringPolicy(_Model):
                     f"{short_repr(self.window)} is not a window; write a positive duration "
                     "('30m', '12h', '1d', '600s') or a row count ('10000 rows')",
                     self.window,
+                )
+            )
+        schedule = self.schedule
+        if schedule is not None and not (
+            len(schedule.split()) == 5 or schedule.strip() in _CRON_MACROS
+        ):
+            problems.append(
+                (
+                    ("schedule",),
+                    f"{short_repr(schedule)} is not a cron schedule; write 5 fields "
+                    "'minute hour day month weekday' (e.g. '*/15 * * * *') or @hourly",
+                    schedule,
                 )
             )
         if self.alert_webhook is not None:

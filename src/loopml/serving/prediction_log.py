@@ -60,6 +60,7 @@ class PredictionLog:
         self._on_failure = on_failure
         self._buffer: deque[PredictionEvent] = deque()
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one writer at a time: the batch is then popped
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,6 +112,10 @@ class PredictionLog:
 
     def flush(self) -> int:
         """Write what is buffered now; on failure keep it for the next try. Returns written."""
+        with self._flush_lock:
+            return self._flush()
+
+    def _flush(self) -> int:
         written = 0
         while True:
             with self._lock:

@@ -296,10 +296,18 @@ class PredictionService:
 
     # -- feedback and explanations ---------------------------------------------------
     def add_feedback(self, payload: Any) -> dict[str, Any]:
+        """Store feedback; a prediction still in the log's buffer is written first."""
+        from loopml.errors import NotFound
         from loopml.serving.feedback import add_feedback
         from loopml.tracking import state
 
-        return add_feedback(state.get_store(), payload)
+        try:
+            return add_feedback(state.get_store(), payload)
+        except NotFound:
+            if self.log is None or not self.log.pending:
+                raise
+            self.log.flush()
+            return add_feedback(state.get_store(), payload)
 
     def review_queue(self, limit: int) -> list[dict[str, Any]]:
         from loopml.serving.feedback import review_items
