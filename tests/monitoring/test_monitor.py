@@ -148,6 +148,8 @@ def test_monitor_finds_the_shifted_columns_and_opens_one_alert(webhook):
     assert report.platform["errors_by_code"].get("422") == 1
     assert report.platform["p99_ms"] > 0
     assert report.quality["columns"]["mean_radius"]["out_of_range_rate"] > 0
+    rejected = report.quality["service"]["rejected"]  # the services counted the bad request
+    assert rejected["(other)"] == 1 and rejected["mean_radius"] == 1  # unknown names pooled
     firing = {f.rule: f for f in report.alerts if f.state == "firing"}
     assert "drift" in firing and set(SHIFTED) <= set(firing["drift"].evidence["columns"])
     assert firing["drift"].change == "opened"
@@ -259,3 +261,24 @@ def test_the_scheduler_evaluates_alerts_on_a_cadence(tmp_path):
     [result] = scheduler.run_pending()
     assert result.status == "FINISHED", result.error
     assert "drift" in {a.rule for a in state.get_store().list_alerts("cancer", status="open")}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nothing@champion"], "nothing"),
+        (["cancer@champion", "--window", "soon"], "window"),
+        (["cancer@champion", "--window", "1h", "--last", "5"], "not both"),
+        (["cancer@champion", "--last", "0"], "--last"),
+    ],
+)
+def test_monitor_command_bad_arguments(args, message):
+    train, _ = _data()
+    _register(train)
+    done = subprocess.run(
+        [sys.executable, "-m", "loopml.cli.main", "--store", state.store_uri(), "--artifacts",
+         state.artifact_uri(), "monitor", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr

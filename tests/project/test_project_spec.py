@@ -327,3 +327,28 @@ def test_errors_from_a_file_name_that_file(tmp_path: Path) -> None:
         load_project(spec_file)
     assert str(caught.value).startswith(f"{spec_file}:4: task:")
     assert caught.value.source == str(spec_file)
+
+
+def test_monitoring_alert_rules_and_schedule() -> None:
+    base = "name: a\ntask: binary\ntarget: y\nmonitoring:\n"
+    spec = parse_project(
+        base + "  schedule: '*/15 * * * *'\n  alerts:\n    - rule: latency_p99_ms\n"
+        "      above: 250\n      severity: critical\n    - rule: drift\n"
+    )
+    rules = spec.monitoring.alerts
+    assert [(r.rule, r.above, r.severity) for r in rules] == [
+        ("latency_p99_ms", 250, "critical"), ("drift", None, "warning")
+    ]
+    assert spec.monitoring.schedule == "*/15 * * * *"
+    defaults = {r.rule for r in parse_project(base + "  window: 1d\n").monitoring.alerts}
+    assert {"drift", "performance", "error_rate"} <= defaults
+    cases = [
+        ("  alerts:\n    - rule: latency_p99_ms\n", "above"),
+        ("  alerts:\n    - rule: vibes\n", "vibes"),
+        ("  alerts:\n    - rule: drift\n      severity: loud\n", "severity"),
+        ("  alerts:\n    - rule: error_rate\n      above: -1\n", "above"),
+        ("  schedule: every day\n", "schedule"),
+    ]
+    for text, field in cases:
+        with pytest.raises(InvalidInput, match=field):
+            parse_project(base + text)

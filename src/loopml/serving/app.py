@@ -90,6 +90,8 @@ def _json_routes(app: FastAPI, service: PredictionService, options: ServeOptions
                 raise PayloadError(422, "the request does not match the signature", parsed.problems)
             answer = await service.predict(parsed.rows)
         except PayloadError as exc:
+            if exc.status == 422:  # schema violations count toward data quality
+                service.metrics.count_quality(exc.detail, "rejected")
             return error_response(exc)
         except RowsRejected as exc:
             return json_response(

@@ -34,6 +34,7 @@ from prometheus_client import (
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 _RESERVOIR = 100_000
+UNEXPECTED = "(other)"
 
 
 class ServiceMetrics:
@@ -107,6 +108,7 @@ class ServiceMetrics:
             "loopml_invalid_rows", "Rows rejected by validation, by column", ["column"],
             registry=r,
         )
+        self.columns: frozenset[str] | None = None  # the model's inputs, set by the service
         self._lock = threading.Lock()
         self._reset_interval()
 
@@ -154,6 +156,8 @@ class ServiceMetrics:
         with self._lock:
             for issue in issues:
                 column = str(issue.get("field") or issue.get("column"))
+                if self.columns is not None and column not in self.columns:
+                    column = UNEXPECTED  # bounded label values, whatever clients send
                 found = _quality_kind(str(issue.get("problem", "")))
                 if kind == "rejected":
                     self.invalid_rows.labels(column).inc()

@@ -74,6 +74,7 @@ class PredictionService:
         self.policy = policy
         self.metrics = ServiceMetrics()
         self.slots: dict[str, ModelSlot] = {"champion": _load_slot(model_uri)}
+        self.metrics.columns = frozenset(self.slots["champion"].model.columns)
         self.name = self.slots["champion"].model.name
         if self.options.challenger:
             uri = _challenger_uri(self.name, self.options.challenger)

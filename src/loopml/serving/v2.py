@@ -77,6 +77,8 @@ def add_v2_routes(app: FastAPI, service: PredictionService, options: ServeOption
             rows = tensors_to_rows(payload, binary, service, options.max_request_rows)
             answer = await service.predict(rows)
         except PayloadError as exc:
+            if exc.status == 422:  # schema violations count toward data quality
+                service.metrics.count_quality(exc.detail, "rejected")
             return error_response(exc)
         except RowsRejected as exc:
             return json_response(
