@@ -60,3 +60,21 @@ def store_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def configured_store(sqlite_url: str, tmp_path, monkeypatch) -> Iterator[str]:
+    """loopml configured on a fresh SQLite store and artifact folder, in a clean cwd and env."""
+    import loopml
+    from loopml.tracking import state
+
+    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
+    for name in ("LOOPML_STORE", "LOOPML_ARTIFACTS", "LOOPML_TOKEN", "LOOPML_PII_SALT",
+                 "LOOPML_REGISTRY_WEBHOOK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no loopml.yaml of the repo is found by accident
+    loopml.configure(store=sqlite_url, artifacts=str(tmp_path / "artifacts"))
+    yield sqlite_url
+    loopml.configure()
+    with state._lock:
+        state._close_store()

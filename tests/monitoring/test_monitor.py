@@ -8,7 +8,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -27,16 +26,8 @@ SHIFTED = ["mean_radius", "mean_texture", "worst_area"]
 
 
 @pytest.fixture(autouse=True)
-def monitoring_store(sqlite_url: str, tmp_path: Path, monkeypatch) -> Iterator[str]:
-    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
-    for name in ("LOOPML_STORE", "LOOPML_ARTIFACTS", "LOOPML_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    loopml.configure(store=sqlite_url, artifacts=str(tmp_path / "artifacts"))
-    yield sqlite_url
-    loopml.configure()
-    with state._lock:
-        state._close_store()
+def monitoring_store(configured_store: str) -> str:
+    return configured_store
 
 
 @pytest.fixture

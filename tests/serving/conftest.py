@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
 import loopml
-from loopml.tracking import state
 
 
 @pytest.fixture(autouse=True)
-def serving_store(sqlite_url: str, tmp_path: Path, monkeypatch) -> Iterator[str]:
-    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
-    for name in ("LOOPML_STORE", "LOOPML_ARTIFACTS", "LOOPML_TOKEN", "LOOPML_PII_SALT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    loopml.configure(store=sqlite_url, artifacts=str(tmp_path / "artifacts"))
-    yield sqlite_url
-    loopml.configure()
-    with state._lock:
-        state._close_store()
+def serving_store(configured_store: str) -> str:
+    return configured_store
 
 
 def breast_cancer() -> tuple[pd.DataFrame, pd.Series]:

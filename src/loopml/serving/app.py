@@ -21,12 +21,12 @@ from starlette.responses import Response
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.serving import docs
-from loopml.serving.batcher import Overloaded
+from loopml.serving.failures import PREDICTION_FAILURES, failure_response
 from loopml.serving.http import ServiceMiddleware, error_response, json_response, read_body
 from loopml.serving.options import ServeOptions
 from loopml.serving.payloads import PayloadError, load_json, parse_rows, problem
 from loopml.serving.policy import ConfidencePolicy
-from loopml.serving.service import Answer, PredictionService, RowsRejected
+from loopml.serving.service import Answer, PredictionService
 
 log = logging.getLogger("loopml.serving")
 JSON_ENDPOINTS = frozenset(
@@ -89,20 +89,8 @@ def _json_routes(app: FastAPI, service: PredictionService, options: ServeOptions
             if parsed.problems:
                 raise PayloadError(422, "the request does not match the signature", parsed.problems)
             answer = await service.predict(parsed.rows)
-        except PayloadError as exc:
-            if exc.status == 422:  # schema violations count toward data quality
-                service.metrics.count_quality(exc.detail, "rejected")
-            return error_response(exc)
-        except RowsRejected as exc:
-            return json_response(
-                {"error": "the request does not match the model's signature", "detail": exc.detail},
-                422,
-            )
-        except Overloaded as exc:
-            service.metrics.shed.inc()
-            return json_response(
-                {"error": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after)}
-            )
+        except PREDICTION_FAILURES as exc:
+            return failure_response(exc, service.metrics)
         return json_response(predict_body(answer))
 
     @app.post("/explain", openapi_extra=docs.PREDICT, tags=["predict"])
@@ -115,13 +103,8 @@ def _json_routes(app: FastAPI, service: PredictionService, options: ServeOptions
             if parsed.problems:
                 raise PayloadError(422, "the request does not match the signature", parsed.problems)
             result = await asyncio.to_thread(service.explain, parsed.rows)
-        except PayloadError as exc:
-            return error_response(exc)
-        except RowsRejected as exc:
-            return json_response(
-                {"error": "the request does not match the model's signature", "detail": exc.detail},
-                422,
-            )
+        except PREDICTION_FAILURES as exc:
+            return failure_response(exc, service.metrics)
         return json_response(result)
 
     @app.post("/feedback", openapi_extra=docs.FEEDBACK, tags=["feedback"], status_code=201)

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import loopml
-from loopml.serving.batcher import Overloaded
-from loopml.serving.http import error_response, json_response, read_body
+from loopml.serving.failures import PREDICTION_FAILURES, failure_response
+from loopml.serving.http import json_response, read_body
 from loopml.serving.options import ServeOptions
 from loopml.serving.payloads import PayloadError, problem
-from loopml.serving.service import Answer, PredictionService, RowsRejected
+from loopml.serving.service import Answer, PredictionService
 
 DTYPES = {
     "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32,
@@ -76,20 +76,8 @@ def add_v2_routes(app: FastAPI, service: PredictionService, options: ServeOption
             payload, binary = split_body(body, request.headers.get(HEADER_LENGTH))
             rows = tensors_to_rows(payload, binary, service, options.max_request_rows)
             answer = await service.predict(rows)
-        except PayloadError as exc:
-            if exc.status == 422:  # schema violations count toward data quality
-                service.metrics.count_quality(exc.detail, "rejected")
-            return error_response(exc)
-        except RowsRejected as exc:
-            return json_response(
-                {"error": "the inputs do not match the model's signature", "detail": exc.detail},
-                422,
-            )
-        except Overloaded as exc:
-            service.metrics.shed.inc()
-            return json_response(
-                {"error": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after)}
-            )
+        except PREDICTION_FAILURES as exc:
+            return failure_response(exc, service.metrics)
         return infer_response(payload, answer)
 
 
