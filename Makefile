@@ -39,6 +39,7 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/metric_volume.py
 	$(BENCH_VENV)/bin/python bench/pipelines.py
 	$(BENCH_VENV)/bin/python bench/drift.py
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BENCH_VENV)/bin/python bench/serving.py
 
 clean:
