@@ -596,7 +596,7 @@ def report(
         if st and st.get("batches"):
             batch_notes.append(
                 f"{label}, from its /metrics after the runs"
-                + (" (one worker's counters)" if workers > 1 else "")
+                + (" (summed over the workers)" if workers > 1 else "")
                 + f": {st['rows'] / st['batches']:.1f} rows per model call on average "
                 f"(warm-up included), prediction log dropped {st['log_dropped']:.0f} events, "
                 f"{st['log_pending']:.0f} pending"
