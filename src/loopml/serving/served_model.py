@@ -6,6 +6,7 @@ moves (hot reload), so a batch always runs against one consistent version.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from loopml.errors import InvalidInput
 from loopml.models.loaded import LoadedModel
 from loopml.models.signature import Signature
 from loopml.serving.fast_checks import NumericPlan
+
+log = logging.getLogger("loopml.serving")
 
 # Estimators whose predict is, by construction, the class of highest predict_proba. For them
 # the service calls predict_proba once instead of running the model twice per batch.
@@ -110,6 +113,23 @@ class ModelSlot:
     def swap(self, model: ServedModel) -> ServedModel:
         old, self.model = self.model, model
         return old
+
+
+def load_served(uri: str) -> ServedModel:
+    """Load ``uri`` and warm it up on its registered input example (best effort)."""
+    from loopml.models.registry import get_model_version, load_input_example
+
+    served = ServedModel.load(uri)
+    try:
+        example = load_input_example(get_model_version(f"{served.name}/{served.version}"))
+        served.warm_up(example if isinstance(example, pd.DataFrame) else None)
+    except Exception as exc:  # noqa: BLE001 - warm-up is best effort
+        log.info("warm-up of %s skipped: %s", uri, exc)
+    return served
+
+
+def load_slot(uri: str) -> ModelSlot:
+    return ModelSlot(uri, load_served(uri))
 
 
 def _final_module(model: Any) -> str:

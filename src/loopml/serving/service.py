@@ -17,7 +17,6 @@ import random
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,13 +24,14 @@ import pandas as pd
 
 from loopml.errors import InvalidInput
 from loopml.models.signature import validate
+from loopml.serving.batch_validation import as_problems, validate_batch
 from loopml.serving.batcher import BatchLimits, Job, MicroBatcher
+from loopml.serving.events import Answer, prediction_events
 from loopml.serving.metrics import ServiceMetrics
 from loopml.serving.options import ServeOptions
-from loopml.serving.payloads import problem
 from loopml.serving.policy import ConfidencePolicy
 from loopml.serving.prediction_log import PredictionLog
-from loopml.serving.served_model import BatchOutput, ModelSlot, ServedModel
+from loopml.serving.served_model import BatchOutput, ModelSlot, ServedModel, load_served, load_slot
 from loopml.store.entities import PredictionEvent
 
 log = logging.getLogger("loopml.serving")
@@ -46,21 +46,6 @@ class RowsRejected(Exception):
         self.detail = detail
 
 
-@dataclass
-class Answer:
-    """One request's share of a batch."""
-
-    model: str
-    version: int
-    columns: list[str]
-    predictions: list[Any]
-    probabilities: np.ndarray | None
-    classes: list[Any] | None
-    statuses: list[str]
-    prediction_ids: list[str]
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-
-
 class PredictionService:
     def __init__(
         self,
@@ -73,14 +58,14 @@ class PredictionService:
         self.options = options or ServeOptions()
         self.policy = policy
         self.metrics = ServiceMetrics()
-        self.slots: dict[str, ModelSlot] = {"champion": _load_slot(model_uri)}
+        self.slots: dict[str, ModelSlot] = {"champion": load_slot(model_uri)}
         self.metrics.columns = frozenset(self.slots["champion"].model.columns)
         self.name = self.slots["champion"].model.name
         if self.options.challenger:
             uri = _challenger_uri(self.name, self.options.challenger)
-            self.slots["challenger"] = _load_slot(uri)
+            self.slots["challenger"] = load_slot(uri)
         if policy is not None and policy.below == "fallback" and policy.fallback_model:
-            self.slots["fallback"] = _load_slot(policy.fallback_model)
+            self.slots["fallback"] = load_slot(policy.fallback_model)
         limits = BatchLimits(
             max_batch_rows=self.options.max_batch_rows,
             max_wait_ms=self.options.max_wait_ms,
@@ -153,7 +138,14 @@ class PredictionService:
             rejected, valid_frame, warnings = {}, fast, {}
         else:
             frame = pd.DataFrame(rows, columns=served.columns)
-            rejected, valid_frame, warnings = self._validate(served, jobs, frame)
+            rejected, valid_frame, warnings = validate_batch(
+                served.signature, [job.n for job in jobs], frame,
+                unseen_categories=self.options.unseen_categories,
+            )
+            for detail in rejected.values():
+                self.metrics.count_quality(detail, "rejected")
+            for detail in warnings.values():
+                self.metrics.count_quality(detail, "warning")
         good = [i for i in range(len(jobs)) if i not in rejected]
         results: list[Any] = [None] * len(jobs)
         for i, detail in rejected.items():
@@ -182,7 +174,7 @@ class PredictionService:
             )
             results[i] = answer
             latency = (done - job.enqueued) * 1000  # queue wait + validation + model
-            events.extend(self._events(served, job.rows, answer, output, start, latency))
+            events.extend(prediction_events(served, job.rows, answer, output, start, latency))
             start = stop
         self.metrics.count_predictions(served.version, role, Counter(statuses))
         if self.log is not None:
@@ -190,43 +182,6 @@ class PredictionService:
         if role == "champion" and "challenger" in self.slots and "challenger" not in self.batchers:
             self._shadow(valid_frame, [r for i in good for r in jobs[i].rows], ids)
         return results
-
-    def _validate(
-        self, served: ServedModel, jobs: list[Job], frame: pd.DataFrame
-    ) -> tuple[dict[int, list[dict[str, Any]]], pd.DataFrame, dict[int, list[dict[str, Any]]]]:
-        """Per-job problems, the valid rows (coerced), and per-job warnings."""
-        unseen = self.options.unseen_categories
-        result = validate(served.signature, frame, unseen_categories=unseen)
-        if result.ok and not result.warnings:
-            return {}, result.frame, {}
-        offsets = np.cumsum([0] + [job.n for job in jobs])
-        if result.n_errors > len(result.errors) or len(result.warnings) >= 100:
-            # capped lists: check each job alone so nobody's problems hide another's
-            per_job = [
-                validate(served.signature, frame.iloc[offsets[i] : offsets[i + 1]].reset_index(
-                    drop=True), unseen_categories=unseen)
-                for i in range(len(jobs))
-            ]
-            rejected = {i: _detail(r.errors) for i, r in enumerate(per_job) if not r.ok}
-            warnings = {i: _detail(r.warnings) for i, r in enumerate(per_job) if r.warnings}
-        else:
-            rejected = _split(result.errors, offsets)
-            warnings = _split(result.warnings, offsets)
-        for detail in rejected.values():
-            self.metrics.count_quality(detail, "rejected")
-        for detail in warnings.values():
-            self.metrics.count_quality(detail, "warning")
-        if not rejected:
-            return {}, result.frame, warnings
-        keep = np.concatenate(
-            [np.arange(offsets[i], offsets[i + 1]) for i in range(len(jobs)) if i not in rejected]
-            or [np.arange(0)]
-        )
-        if keep.size == 0:
-            return rejected, frame.iloc[:0], warnings
-        again = validate(served.signature, frame.iloc[keep].reset_index(drop=True),
-                         unseen_categories=unseen)
-        return rejected, again.frame, warnings
 
     def _apply_policy(
         self, served: ServedModel, frame: pd.DataFrame, output: BatchOutput
@@ -260,41 +215,6 @@ class PredictionService:
             statuses[p] = status
         return statuses, predictions, probabilities
 
-    def _events(
-        self,
-        served: ServedModel,
-        rows: Any,
-        answer: Answer,
-        output: BatchOutput,
-        offset: int,
-        latency_ms: float,
-    ) -> list[PredictionEvent]:
-        now_ms = int(time.time() * 1000)
-        columns = served.columns
-        classes = [str(c) for c in served.classes] if served.classes is not None else None
-        events = []
-        for k, row in enumerate(rows):
-            outputs: dict[str, Any] = {"prediction": answer.predictions[k]}
-            confidence = None
-            if answer.probabilities is not None and classes is not None:
-                probs = answer.probabilities[k]
-                outputs["probabilities"] = dict(zip(classes, probs.tolist(), strict=True))
-                confidence = float(output.confidence[offset + k])  # type: ignore[index]
-            events.append(
-                PredictionEvent(
-                    prediction_id=answer.prediction_ids[k],
-                    model=served.name,
-                    version=served.version,
-                    time=now_ms,
-                    inputs=dict(zip(columns, row, strict=True)),
-                    outputs=outputs,
-                    confidence=confidence,
-                    status=answer.statuses[k],
-                    latency_ms=latency_ms,
-                )
-            )
-        return events
-
     # -- feedback and explanations ---------------------------------------------------
     def add_feedback(self, payload: Any) -> dict[str, Any]:
         """Store feedback; a prediction still in the log's buffer is written first."""
@@ -322,7 +242,7 @@ class PredictionService:
         frame = pd.DataFrame(rows, columns=served.columns)
         result = validate(served.signature, frame, unseen_categories=self.options.unseen_categories)
         if not result.ok:
-            raise RowsRejected(_detail(result.errors))
+            raise RowsRejected(as_problems(result.errors))
         explainer = self._explainers.get(served.version)
         if explainer is None:
             explainer = self._explainers[served.version] = _build_explainer(served)
@@ -355,7 +275,7 @@ class PredictionService:
                 statuses=["ok"] * n,
                 prediction_ids=[os.urandom(16).hex() for _ in range(n)],
             )
-            events = self._events(served, rows, answer, output, 0, latency)
+            events = prediction_events(served, rows, answer, output, 0, latency)
             import dataclasses
 
             events = [
@@ -396,7 +316,7 @@ class PredictionService:
         version = get_model_version(slot.uri).version
         if version == slot.model.version:
             return False
-        fresh = _load_served(slot.uri)
+        fresh = load_served(slot.uri)
         if fresh.columns != slot.model.columns and role == "champion":
             log.warning(
                 "%s moved to version %s whose columns differ; serving it anyway",
@@ -413,18 +333,6 @@ class PredictionService:
             self.metrics.model_version.labels(role).set(slot.model.version)
 
 
-def _load_served(uri: str) -> ServedModel:
-    from loopml.models.registry import get_model_version, load_input_example
-
-    served = ServedModel.load(uri)
-    try:
-        example = load_input_example(get_model_version(f"{served.name}/{served.version}"))
-        served.warm_up(example if isinstance(example, pd.DataFrame) else None)
-    except Exception as exc:  # noqa: BLE001 - warm-up is best effort
-        log.info("warm-up of %s skipped: %s", uri, exc)
-    return served
-
-
 def _build_explainer(served: ServedModel) -> Any:
     """An explainer over the registered input example (the background sample)."""
     from loopml.models.registry import get_model_version, load_input_example
@@ -435,10 +343,6 @@ def _build_explainer(served: ServedModel) -> Any:
     return Explainer(served.loaded.model, background=background, features=served.columns)
 
 
-def _load_slot(uri: str) -> ModelSlot:
-    return ModelSlot(uri, _load_served(uri))
-
-
 def _challenger_uri(name: str, challenger: str) -> str:
     """``challenger`` is an alias of the served model's name, or a full model URI."""
     if "@" in challenger or "/" in challenger:
@@ -446,29 +350,6 @@ def _challenger_uri(name: str, challenger: str) -> str:
     if not challenger.strip():
         raise InvalidInput("challenger: give an alias (e.g. 'challenger') or a model URI")
     return f"{name}@{challenger}"
-
-
-def _split(
-    issues: list[dict[str, Any]], offsets: np.ndarray
-) -> dict[int, list[dict[str, Any]]]:
-    """Batch-level issues -> per-job lists with instance numbers relative to each job."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    n_jobs = len(offsets) - 1
-    for issue in issues:
-        row = issue["row"]
-        if row is None:
-            for i in range(n_jobs):
-                out.setdefault(i, []).append(problem(None, issue["column"], issue["problem"]))
-            continue
-        i = int(np.searchsorted(offsets, row, side="right")) - 1
-        out.setdefault(i, []).append(
-            problem(int(row - offsets[i]), issue["column"], issue["problem"])
-        )
-    return out
-
-
-def _detail(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [problem(i["row"], i["column"], i["problem"]) for i in issues]
 
 
 def _plain(value: Any) -> Any:
