@@ -114,7 +114,8 @@ def run_demo(n_runs: int = 6) -> None:
     _pipeline_tour()
     console.print(
         "Next: [bold]loopml runs list -e breast-cancer[/], [bold]loopml models show "
-        "breast-cancer[/], [bold]loopml init my-project[/]"
+        "breast-cancer[/], [bold]loopml serve breast-cancer@champion[/], [bold]loopml monitor "
+        "breast-cancer@champion --html report.html[/], [bold]loopml init my-project[/]"
     )
 
 
