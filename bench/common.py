@@ -281,6 +281,18 @@ def write_section(title: str, body: str, path: Path = RESULTS) -> Path:
     return path
 
 
+def section_header(info: dict[str, Any], command: str) -> list[str]:
+    """When and where a section was measured, the versions and the command (consumes info)."""
+    return [
+        f"- date: {info.pop('date')}",
+        f"- machine: {info.pop('nproc')} CPUs ({info.pop('cpu')}), {info.pop('os')}",
+        f"- python: {info.pop('python')}",
+        f"- load average (1/5/15 min) when the section was written: {info.pop('load')}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in info.items()),
+        f"- command: `{command}`",
+    ]
+
+
 def section_body(
     *,
     info: dict[str, str],
@@ -291,12 +303,7 @@ def section_body(
 ) -> str:
     """The usual body of a section: when/where, the command, the table, then notes."""
     parts = [
-        f"- date: {info.pop('date')}",
-        f"- machine: {info.pop('nproc')} CPUs ({info.pop('cpu')}), {info.pop('os')}",
-        f"- python: {info.pop('python')}",
-        f"- load average (1/5/15 min) when the section was written: {info.pop('load')}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in info.items()),
-        f"- command: `{command}`",
+        *section_header(info, command),
         "",
         markdown_table(headers_for(anchor), row_cells(rows)),
     ]

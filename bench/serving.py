@@ -45,6 +45,7 @@ from common import (  # noqa: E402
     markdown_table,
     median,
     run_worker,
+    section_header,
     sqlite_url,
     text_table,
     write_section,
@@ -672,12 +673,7 @@ def report(
                              "starlette", "pandas", "numpy"])
         info["wrk"] = wrk_version()
         parts = [
-            f"- date: {info.pop('date')}",
-            f"- machine: {info.pop('nproc')} CPUs ({info.pop('cpu')}), {info.pop('os')}",
-            f"- python: {info.pop('python')}",
-            f"- load average (1/5/15 min) when the section was written: {info.pop('load')}",
-            "- versions: " + ", ".join(f"{k} {v}" for k, v in info.items()),
-            f"- command: `{command}`",
+            *section_header(info, command),
             "- model: `make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))` on "
             "`load_breast_cancer(as_frame=True)` (30 float columns, spaces in names replaced by "
             "underscores); registered in loopml (`register_model(..., input_example=X.head(50),"

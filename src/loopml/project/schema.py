@@ -167,6 +167,17 @@ class ServingPolicy(_Model):
         return self
 
 
+def _cron_problems(schedule: str | None, example: str) -> list[Problem]:
+    """A `schedule:` that is neither 5 cron fields nor a macro such as @daily."""
+    if schedule is None or len(schedule.split()) == 5 or schedule.strip() in _CRON_MACROS:
+        return []
+    message = (
+        f"{short_repr(schedule)} is not a cron schedule; write 5 fields "
+        f"'minute hour day month weekday' (e.g. {example}"
+    )
+    return [(("schedule",), message, schedule)]
+
+
 ALERT_RULES = (
     "drift",  # the data drifts (share of drifted columns)
     "prediction_drift",  # the model's predictions drift
@@ -233,18 +244,7 @@ class MonitoringPolicy(_Model):
                     self.window,
                 )
             )
-        schedule = self.schedule
-        if schedule is not None and not (
-            len(schedule.split()) == 5 or schedule.strip() in _CRON_MACROS
-        ):
-            problems.append(
-                (
-                    ("schedule",),
-                    f"{short_repr(schedule)} is not a cron schedule; write 5 fields "
-                    "'minute hour day month weekday' (e.g. '*/15 * * * *') or @hourly",
-                    schedule,
-                )
-            )
+        problems += _cron_problems(self.schedule, "'*/15 * * * *') or @hourly")
         if self.alert_webhook is not None:
             url = urlparse(self.alert_webhook)
             if url.scheme not in ("http", "https") or not url.netloc:
@@ -283,17 +283,7 @@ class RetrainingPolicy(_Model):
     def _check(self) -> RetrainingPolicy:
         problems: list[Problem] = []
         schedule = self.schedule
-        if schedule is not None and not (
-            len(schedule.split()) == 5 or schedule.strip() in _CRON_MACROS
-        ):
-            problems.append(
-                (
-                    ("schedule",),
-                    f"{short_repr(schedule)} is not a cron schedule; write 5 fields "
-                    "'minute hour day month weekday' (e.g. '0 3 * * 1') or @daily",
-                    schedule,
-                )
-            )
+        problems += _cron_problems(schedule, "'0 3 * * 1') or @daily")
         if "schedule" in self.on and schedule is None:
             problems.append(
                 (("on",), "'schedule' is listed but retraining.schedule is not set", self.on)
