@@ -72,6 +72,23 @@ def running(app: Any) -> Any:
     return serve_in_thread(app)
 
 
+def wait_ready(url: str, timeout: float = 60.0) -> bool:
+    """Poll ``/readyz`` of a service started in another process."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 @pytest.fixture
 def kit() -> Any:
     """The helpers above, for test modules (pytest's importlib mode cannot import conftest)."""
@@ -82,4 +99,5 @@ def kit() -> Any:
         register_classifier=register_classifier,
         register_city_model=register_city_model,
         running=running,
+        wait_ready=wait_ready,
     )

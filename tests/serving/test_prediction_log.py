@@ -15,6 +15,7 @@ import pytest
 
 from loopml.project import parse_project
 from loopml.serving.app import create_app
+from loopml.serving.local import free_port
 from loopml.serving.options import ServeOptions
 from loopml.tracking import state
 
@@ -140,7 +141,7 @@ def _exists(store, prediction_id: str) -> bool:
 def test_a_killed_server_loses_at_most_the_last_second(kit, serving_store, tmp_path: Path):
     kit.register_classifier()
     X, _ = kit.breast_cancer()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LOOPML_STORE": serving_store,
            "LOOPML_ARTIFACTS": str(tmp_path / "artifacts")}
     server = subprocess.Popen(
@@ -149,7 +150,7 @@ def test_a_killed_server_loses_at_most_the_last_second(kit, serving_store, tmp_p
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        assert _wait_for(lambda: _up(url), timeout=60), server.stdout.read1().decode()
+        assert kit.wait_ready(url), server.stdout.read1().decode()
         ids = []
         with httpx.Client() as client:
             for i in range(40):
@@ -165,17 +166,3 @@ def test_a_killed_server_loses_at_most_the_last_second(kit, serving_store, tmp_p
     stored = {e.prediction_id for e in store.list_predictions("cancer")}
     assert stored == set(ids)
 
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

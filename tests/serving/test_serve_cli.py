@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from loopml.serving.local import free_port
 from loopml.tracking import state
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(store: str, tmp_path: Path) -> dict[str, str]:
@@ -34,28 +27,16 @@ def _serve(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
     )
 
 
-def _ready(url: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_two_workers_serve_and_sigterm_flushes_the_log(kit, serving_store, tmp_path):
     kit.register_classifier()
     X, _ = kit.breast_cancer()
-    port = _free_port()
+    port = free_port()
     server = _serve(["cancer@champion", "--port", str(port), "--workers", "2"],
                     _env(serving_store, tmp_path), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert _ready(url), server.stdout.read1().decode()
+        assert kit.wait_ready(url), server.stdout.read1().decode()
         ids = []
         with httpx.Client() as client:
             for i in range(30):

@@ -27,6 +27,7 @@ import pandas as pd
 from loopml.data.frames import as_frame
 from loopml.data.profile import profile_frame
 from loopml.errors import InvalidInput
+from loopml.models.values import python
 from loopml.store.entities import ModelReference, ModelVersion
 from loopml.tracking import state
 
@@ -97,7 +98,7 @@ def build_reference(
     classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
     details = {
         "features": list(features),
-        "classes": None if classes is None else [_plain(c) for c in classes],
+        "classes": None if classes is None else [python(c) for c in classes],
         "scored_rows": int(len(scored)),
     }
     return profile, sample, details
@@ -164,11 +165,7 @@ def _predictions(model: Any, X: pd.DataFrame) -> pd.DataFrame:
         proba = np.asarray(model.predict_proba(X), dtype=np.float64)
         out[PREDICTION] = np.asarray(model.predict(X))
         for i, c in enumerate(model.classes_):
-            out[f"{PROBA_PREFIX}{_plain(c)}"] = proba[:, i]
+            out[f"{PROBA_PREFIX}{python(c)}"] = proba[:, i]
     else:
         out[PREDICTION] = np.asarray(model.predict(X))
     return pd.DataFrame(out, index=X.index)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -23,18 +23,19 @@ from loopml.store.base import Store
 META_COLUMNS = ("prediction_id", "time", "version", "status", "confidence", "latency_ms")
 LABEL = "label"
 LABEL_TIME = "label_time"
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_window(window: str) -> int:
-    """``"30m"``, ``"12h"``, ``"1d"``, ``"600s"`` -> milliseconds."""
-    text = str(window).strip()
-    unit = text[-1:]
-    if unit not in _SECONDS or not text[:-1].isdigit() or int(text[:-1]) == 0:
+    """A duration window (``"30m"``, ``"12h"``, ``"1d"``, ``"600s"``) in milliseconds."""
+    from loopml.monitoring.performance import parse_window as parse_any
+
+    kind, size = parse_any(window)
+    if kind != "time":
         raise InvalidInput(
-            f"window: {window!r} is not a duration; write e.g. '30m', '12h', '1d' or '600s'"
+            f"window: {window!r} is a row count; give --last N for the last N predictions, or "
+            "a duration such as '30m', '12h', '1d'"
         )
-    return int(text[:-1]) * _SECONDS[unit] * 1000
+    return size
 
 
 def prediction_frame(

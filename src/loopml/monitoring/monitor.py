@@ -9,7 +9,6 @@ figures over time; then evaluates the alert rules.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ import pandas as pd
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.models.reference import PREDICTION, Reference, load_reference
+from loopml.models.values import json_safe
 from loopml.monitoring import alerts as alert_rules
 from loopml.monitoring.drift import drift_report
 from loopml.monitoring.log_frames import LABEL, parse_window, prediction_frame
@@ -71,7 +71,7 @@ class MonitorReport:
         return [a for a in self.alerts if a.state == "firing"]
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe(
+        return json_safe(
             {
                 "model": self.model,
                 "version": self.version,
@@ -160,10 +160,9 @@ def monitor(
         share_drifted_columns=policy.share_drifted_columns if policy is not None else 0.5,
     )
     _drift(report, reference, frame, policy)
-    if reference is not None and len(frame):
-        stats = store.list_service_stats(version.name, since=since)
-        report.quality = data_quality(reference.profile, frame, features, service_stats=stats)
     stats = store.list_service_stats(version.name, since=since, until=now + 1)
+    if reference is not None and len(frame):
+        report.quality = data_quality(reference.profile, frame, features, service_stats=stats)
     report.platform = platform_summary(stats)
     report.platform_series = platform_series(stats)
     _performance(report, frame, reference, spec,
@@ -263,6 +262,7 @@ def _changes(report: MonitorReport, labelled: pd.DataFrame) -> None:
 def _estimate(report: MonitorReport, frame: pd.DataFrame, reference: Reference,
               objectives: dict[str, tuple[str, float]]) -> None:
     from loopml.monitoring import cbpe
+    from loopml.monitoring.performance import objective_status
 
     sample = reference.sample
     target = reference.target
@@ -292,14 +292,11 @@ def _estimate(report: MonitorReport, frame: pd.DataFrame, reference: Reference,
         if goal is not None:
             op, threshold = goal
             entry["condition"] = f"{op} {threshold:g}"
-            entry["verdict"] = _verdict(op, threshold, estimate.lower, estimate.upper)
+            entry["verdict"] = objective_status(
+                op, threshold, estimate.value, estimate.lower, estimate.upper
+            )
         report.estimated[metric] = entry
 
-
-def _verdict(op: str, threshold: float, lower: float, upper: float) -> str:
-    if op in (">=", ">"):
-        return "met" if lower >= threshold else "missed" if upper < threshold else "uncertain"
-    return "met" if upper <= threshold else "missed" if lower > threshold else "uncertain"
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -351,17 +348,6 @@ def _known(metric: str, task: str) -> bool:
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     return [] if frame is None else frame.to_dict("records")
 
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def validate_args(window: str | None, last: int | None) -> None:

@@ -356,7 +356,8 @@ def objectives_from_spec(spec: Any) -> dict[str, tuple[str, float]]:
     return out
 
 
-def _status(op: str, threshold: float, value: float, lower: float, upper: float) -> str:
+def objective_status(op: str, threshold: float, value: float, lower: float, upper: float) -> str:
+    """met, missed, or uncertain when the interval straddles the goal; no_data for NaN."""
     from loopml.project.objectives import OPERATORS
 
     if math.isnan(value):
@@ -393,7 +394,7 @@ def compare_to_objectives(
             value, lower, upper = (
                 float(row.get(f"{metric}{s}", math.nan)) for s in ("", "_lower", "_upper")
             )
-            status = _status(op, threshold, value, lower, upper)
+            status = objective_status(op, threshold, value, lower, upper)
             fields = (metric, op, threshold, value, lower, upper, status)
             out.append(window | dict(zip(_GOAL_KEYS, fields, strict=True)))
     return out

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from loopml.models.values import json_safe
 
 
 @dataclass
@@ -100,7 +100,7 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything in the report as JSON-ready Python values."""
-        return _json_safe(
+        return json_safe(
             {
                 "dataset_drift": self.dataset_drift,
                 "share_drifted": self.share_drifted,
@@ -177,18 +177,3 @@ def format_number(value: float | None) -> str:
     if abs(value) < 1e-3 or abs(value) >= 1e5:
         return f"{value:.3g}"
     return f"{value:.4g}"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value

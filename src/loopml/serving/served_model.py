@@ -16,6 +16,7 @@ import pandas as pd
 from loopml.errors import InvalidInput
 from loopml.models.loaded import LoadedModel
 from loopml.models.signature import Signature
+from loopml.models.values import python
 from loopml.serving.fast_checks import NumericPlan
 
 log = logging.getLogger("loopml.serving")
@@ -76,7 +77,7 @@ class ServedModel:
         return cls(
             loaded=loaded,
             signature=signature,
-            classes=[_plain(c) for c in classes] if classes is not None and has_proba else None,
+            classes=[python(c) for c in classes] if classes is not None and has_proba else None,
             numeric_plan=NumericPlan.of(signature),
             proba_gives_label=has_proba and _final_module(loaded.model).startswith(_ARGMAX_MODULES),
         )
@@ -137,8 +138,3 @@ def _final_module(model: Any) -> str:
     steps = getattr(model, "steps", None)
     final = steps[-1][1] if steps else model
     return type(final).__module__
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python values, so labels serialise to JSON."""
-    return value.item() if isinstance(value, np.generic) else value

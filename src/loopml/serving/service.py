@@ -24,6 +24,7 @@ import pandas as pd
 
 from loopml.errors import InvalidInput
 from loopml.models.signature import validate
+from loopml.models.values import python
 from loopml.serving.batch_validation import as_problems, validate_batch
 from loopml.serving.batcher import BatchLimits, Job, MicroBatcher
 from loopml.serving.events import Answer, prediction_events
@@ -202,7 +203,7 @@ class PredictionService:
             fallback = self.slots["fallback"].model
             answer = fallback.predict(frame.iloc[positions][fallback.columns])
             for j, p in enumerate(positions):
-                predictions[p] = _plain(answer.predictions[j])
+                predictions[p] = python(answer.predictions[j])
             same_classes = (
                 probabilities is not None
                 and answer.probabilities is not None
@@ -350,7 +351,3 @@ def _challenger_uri(name: str, challenger: str) -> str:
     if not challenger.strip():
         raise InvalidInput("challenger: give an alias (e.g. 'challenger') or a model URI")
     return f"{name}@{challenger}"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
