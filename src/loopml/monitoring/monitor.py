@@ -334,7 +334,7 @@ def _guess_task(reference: Reference | None) -> str | None:
 
 
 def _default_rules() -> list[Any]:
-    from loopml.project.schema import default_alert_rules
+    from loopml.project.alert_rules import default_alert_rules
 
     return default_alert_rules()
 

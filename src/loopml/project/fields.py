@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from loopml.project.objectives import (
@@ -16,6 +16,12 @@ from loopml.project.objectives import (
     short_repr,
     split_condition,
 )
+
+
+class Model(BaseModel):
+    """Base of every spec section: unknown keys refused (a typo is never ignored), frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 Task = Literal["binary", "multiclass", "regression"]
 Role = Literal["train", "validation", "test", "reference"]

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 
 from loopml.errors import NotFound
+from loopml.project.alert_rules import AlertRule, default_alert_rules
 from loopml.project.fields import (
     MODEL_REF_RE,
     WINDOW_RE,
@@ -35,6 +36,9 @@ from loopml.project.fields import (
     raise_all,
     spec_error,
 )
+from loopml.project.fields import (
+    Model as _Model,
+)
 from loopml.project.objectives import (
     METRIC_NAME_RE,
     ConditionError,
@@ -48,10 +52,6 @@ _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # what a metric key cannot hold (as loopml.models.evaluation.gap_key replaces it)
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /:]")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataSource(_Model):
@@ -176,50 +176,6 @@ def _cron_problems(schedule: str | None, example: str) -> list[Problem]:
         f"'minute hour day month weekday' (e.g. {example}"
     )
     return [(("schedule",), message, schedule)]
-
-
-ALERT_RULES = (
-    "drift",  # the data drifts (share of drifted columns)
-    "prediction_drift",  # the model's predictions drift
-    "performance",  # a realized metric misses its objective (needs feedback labels)
-    "estimated_performance",  # the confidence-based estimate misses its objective
-    "concept_drift",  # a change detector fires on the error stream
-    "error_rate",  # share of HTTP errors, above `above`
-    "latency_p99_ms",  # above `above`
-    "latency_p95_ms",
-    "missing_rate_jump",  # a column's missing rate rose by more than `above`
-)
-_NEEDS_ABOVE = {"error_rate", "latency_p99_ms", "latency_p95_ms", "missing_rate_jump"}
-
-
-class AlertRule(_Model):
-    """One alert rule: what is watched, from which level (`above`), how loud."""
-
-    rule: Literal[ALERT_RULES]  # type: ignore[valid-type]
-    above: NonNegative | None = None
-    severity: Literal["info", "warning", "critical"] = "warning"
-
-    @model_validator(mode="after")
-    def _threshold(self) -> AlertRule:
-        if self.rule in _NEEDS_ABOVE and self.above is None:
-            raise_all(
-                "AlertRule",
-                [(("above",), f"rule {self.rule!r} needs `above: <threshold>`", None)],
-            )
-        return self
-
-
-def default_alert_rules() -> list[AlertRule]:
-    """Rules used when loopml.yaml lists none."""
-    return [
-        AlertRule(rule="drift"),
-        AlertRule(rule="prediction_drift"),
-        AlertRule(rule="performance", severity="critical"),
-        AlertRule(rule="estimated_performance"),
-        AlertRule(rule="concept_drift"),
-        AlertRule(rule="error_rate", above=0.05),
-        AlertRule(rule="missing_rate_jump", above=0.2),
-    ]
 
 
 class MonitoringPolicy(_Model):
